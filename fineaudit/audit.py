@@ -1,0 +1,150 @@
+"""The audit pipeline: config -> load -> check -> score -> Report. The library's entry points."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fineaudit.config import Config, load_config
+from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Records,
+                            Report, Status)
+from fineaudit.formats import PROMPTS, check_format_name, detect_layout
+from fineaudit.loaders import Source, open_source, split_dataset_dict
+from fineaudit.progress import NoProgress, make_progress
+from fineaudit.registry import load_checkers
+from fineaudit.scorer import readiness_score, verdict
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("fineaudit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def resolve_config(config: Config | Mapping[str, Any] | str | Path | None = None,
+                   settings: Iterable[str] = (), **top_level: Any) -> Config:
+    """A validated Config from a Config, a dict, a TOML path, or the discovered file (None)."""
+    checkers = load_checkers()
+    extra = {k: v for k, v in top_level.items() if v is not None}
+    if isinstance(config, Config):
+        data = {k: getattr(config, k) for k in ("format", "fail_on", "label_field", "max_findings",
+                                                 "seed", "batch_size", "workers")}
+        data["checks"] = {n: {"enabled": s.enabled, "blocking": s.blocking, **vars(s.params)}
+                          for n, s in config.checks.items()}
+        return load_config(checkers, data={**data, **extra}, overrides=settings, discover=False)
+    if isinstance(config, Mapping):
+        return load_config(checkers, data={**config, **extra}, overrides=settings, discover=False)
+    return load_config(checkers, path=config, data=extra, overrides=settings)
+
+
+def select_checks(config: Config, only: Iterable[str] | None, skip: Iterable[str] | None) -> list[str]:
+    names = list(config.checks)
+    for option, chosen in (("--only", only), ("--skip", skip)):
+        unknown = sorted(set(chosen or ()) - set(names))
+        if unknown:
+            raise ConfigError(f"{option}: unknown check {unknown[0]!r}; valid checks: {', '.join(names)}")
+    selected = [n for n in names if config.checks[n].enabled]
+    if only:
+        selected = [n for n in names if n in set(only)]
+    return [n for n in selected if n not in set(skip or ())]
+
+
+def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = None,
+          config: Config | Mapping[str, Any] | str | Path | None = None, *,
+          only: Iterable[str] | None = None, skip: Iterable[str] | None = None,
+          settings: Iterable[str] = (), fail_on: str | None = None, max_findings: int | None = None,
+          engine: str = "local", scheduler: str | None = None, client: Any = None,
+          progress: bool = False) -> Report:
+    """Audit one dataset and return its Report (see the contract for what `data` may be)."""
+    cfg = resolve_config(config, settings, fail_on=fail_on, max_findings=max_findings,
+                         format=None if format in (None, "auto") else check_format_name(format))
+    names = select_checks(cfg, only, skip)
+    data, held_out = split_dataset_dict(data)
+    eval = eval if eval is not None else held_out
+    sources = {"train": open_source(data, "data"),
+               "eval": open_source(split_dataset_dict(eval)[0], "--eval") if eval is not None else None,
+               "production": open_source(split_dataset_dict(production)[0], "--production")
+               if production is not None else None}
+    sink = make_progress(progress) if progress else NoProgress()
+    with _make_engine(engine, cfg, sink, scheduler, client) as runner:
+        loaded = _load_all(runner, sources, cfg)
+        results = [_run_check(name, cfg, loaded, sink) for name in names]
+    return _report(loaded, results, cfg)
+
+
+def gate(data: Any, **kwargs: Any) -> Report:
+    """Audit, then raise fineaudit.DatasetNotReady unless the dataset is ready; returns the report."""
+    report = audit(data, **kwargs)
+    report.raise_for_failure()
+    return report
+
+
+def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, client: Any) -> Any:
+    if name == "local":
+        from fineaudit.engines.local import LocalEngine
+
+        return LocalEngine(batch_size=cfg.batch_size, workers=cfg.workers or None, progress=sink)
+    if name == "dask":
+        try:
+            from fineaudit.engines.dask import DaskEngine
+        except ImportError as exc:
+            raise ConfigError(f"--engine dask needs Dask: pip install 'fineaudit[dask]' ({exc})") from None
+        return DaskEngine(batch_size=cfg.batch_size, progress=sink, scheduler=scheduler, client=client)
+    raise ConfigError(f"unknown engine {name!r}; valid engines: local, dask")
+
+
+def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config) -> dict[str, Records | None]:
+    label_field = cfg.label_field or None
+    train = sources["train"]
+    layout = cfg.format if cfg.format != "auto" else detect_layout(train.peek(), train.path or "data")
+    loaded: dict[str, Records | None] = {"train": runner.load(train, layout, "train", label_field)}
+    if sources["eval"] is not None:
+        loaded["eval"] = runner.load(sources["eval"], layout, "eval", label_field)
+    if sources["production"] is not None:
+        loaded["production"] = runner.load(sources["production"], PROMPTS, "production", label_field)
+    return loaded
+
+
+def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sink: Any) -> CheckResult:
+    cls: type[Checker] = load_checkers()[name]
+    settings = cfg.checks[name]
+    train = loaded["train"]
+    assert train is not None
+    ctx = AuditContext(format=train.info.format, params=settings.params, eval=loaded.get("eval"),
+                       production=loaded.get("production"), progress=sink,
+                       cache_dir=None, seed=cfg.seed)
+    started = time.perf_counter()
+    if cls.needs and loaded.get(cls.needs) is None:
+        result = cls().skipped(f"needs --{cls.needs}")
+    else:
+        try:
+            result = cls().check(train, ctx)
+        except Exception as exc:  # fail closed: a checker that breaks blocks the verdict
+            result = CheckResult(name=name, status=Status.ERROR, score=0.0,
+                                 summary=f"checker raised {type(exc).__name__}: {exc}")
+    findings_total = max(result.findings_total, len(result.findings))
+    kept = result.findings if cfg.max_findings == 0 else result.findings[:cfg.max_findings]
+    return replace(result, name=name, blocking=settings.blocking, findings=tuple(kept),
+                   findings_total=findings_total, duration_s=time.perf_counter() - started)
+
+
+def _report(loaded: Mapping[str, Records | None], results: list[CheckResult], cfg: Config) -> Report:
+    train = loaded["train"]
+    assert train is not None
+    inputs = {role: (loaded[role].info.to_dict() if loaded.get(role) is not None else None)  # type: ignore[union-attr]
+              for role in ("production", "eval")}
+    return Report(dataset=train.info, checks={r.name: r for r in results},
+                  verdict=verdict(results, cfg.fail_on), score=readiness_score(results),
+                  fail_on=cfg.fail_on, inputs=inputs,
+                  created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  fineaudit_version=version())
+
+
+__all__ = ["audit", "gate", "resolve_config", "select_checks", "version", "DatasetInfo"]

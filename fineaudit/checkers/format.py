@@ -1,0 +1,237 @@
+"""The format check: every record parses and follows its layout's schema and chat rules."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
+from fineaudit.formats import KNOWN_ROLES, LAYOUTS, Message, chat_messages, schema
+
+FINDINGS_PER_BATCH = 2000  # enough to report; counts stay exact beyond it
+
+
+@dataclass(frozen=True)
+class FormatParams:
+    max_invalid_fraction: float = field(default=0.0, metadata={
+        "help": "fail when more than this share of records is invalid (0 = any invalid record fails)"})
+    warn_mixed_fields: bool = field(default=True, metadata={
+        "help": "warn when records carry different sets of top-level keys"})
+
+
+@dataclass
+class FormatTally:
+    """What one batch contributes; tallies of batches add up."""
+
+    invalid: int = 0
+    unparsable: int = 0
+    errors_by_kind: Counter[str] = field(default_factory=Counter)
+    field_sets: dict[tuple[str, ...], list[int]] = field(default_factory=dict)  # keys -> [count, first index...]
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, other: FormatTally) -> FormatTally:
+        self.invalid += other.invalid
+        self.unparsable += other.unparsable
+        self.errors_by_kind.update(other.errors_by_kind)
+        for keys, (count, *examples) in other.field_sets.items():
+            mine = self.field_sets.setdefault(keys, [0])
+            mine[0] += count
+            mine.extend(examples[: 21 - len(mine)])
+        self.findings.extend(other.findings)
+        return self
+
+
+@lru_cache(maxsize=None)
+def _validator(layout: str) -> Draft202012Validator:
+    return Draft202012Validator(schema(layout))
+
+
+def _path(parts: Sequence[Any], prefix_map: Sequence[Message] | None = None) -> str:
+    out = ""
+    for i, part in enumerate(parts):
+        if isinstance(part, int):
+            if prefix_map is not None and i == 1 and part < len(prefix_map):
+                out = prefix_map[part].path  # report ShareGPT paths as the user wrote them
+            else:
+                out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(record)"
+
+
+def _schema_problems(error: ValidationError, messages: Sequence[Message] | None) -> Iterator[tuple[str, str, str]]:
+    """(code, field, message) for one jsonschema error."""
+    where = _path(list(error.absolute_path), messages)
+    kind = error.validator
+    if kind == "required":
+        for key in (k for k in error.validator_value if k not in error.instance):
+            yield "format.missing_field", f"{where}.{key}" if where != "(record)" else key, f"missing required field {key!r}"
+    elif kind == "oneOf" and not error.absolute_path:
+        yield "format.missing_field", "output", "missing the response: give 'output' (or 'response'), not both"
+    elif kind == "enum" and error.absolute_path and error.absolute_path[-1] == "role":
+        yield ("format.unknown_role", where, f"unknown role {error.instance!r}; "
+               f"expected one of {', '.join(KNOWN_ROLES)}")
+    elif kind in ("minLength", "minItems"):
+        yield "format.empty_field", where, f"{where} is empty"
+    elif kind == "type":
+        yield "format.wrong_type", where, f"{where} should be {error.validator_value}, not {type(error.instance).__name__}"
+    else:
+        yield "format.schema", where, error.message
+
+
+def _chat_rules(messages: Sequence[Message]) -> Iterator[tuple[str, str, str]]:
+    """The structural rules that chat fine-tuning APIs enforce, beyond the schema."""
+    roles = [m.role for m in messages]
+    for i, m in enumerate(messages):
+        if m.role not in KNOWN_ROLES:
+            if not isinstance(m.role, str):  # a string role is already reported by the schema
+                yield "format.unknown_role", f"{m.path}.role", f"turn {i} has no valid role"
+            continue
+        if m.content is None:
+            continue  # null content is allowed only with tool calls; schema and rules below cover the rest
+        if not isinstance(m.content, (str, list)):
+            continue  # wrong type: reported by the schema
+        if isinstance(m.content, str) and not m.content.strip():
+            yield "format.empty_content", f"{m.path}.content", f"{m.role} turn {i} has empty content"
+        if m.role == "system" and i > 0:
+            yield "format.system_not_first", m.path, f"system message at turn {i}; it must come first"
+    if "user" not in roles:
+        yield "format.no_user_turn", "messages", "no user turn"
+    if "assistant" not in roles:
+        yield "format.no_assistant_turn", "messages", "no assistant turn: nothing for the model to learn"
+    elif roles and roles[-1] != "assistant":
+        yield "format.last_turn_not_assistant", "messages", f"the last turn is {roles[-1]!r}, not the assistant's"
+
+
+def _problems(obj: dict[str, Any], layout: str) -> Iterator[tuple[str, str, str]]:
+    if layout == "chat":
+        messages = chat_messages(obj)
+        normalized = {"messages": [{"role": m.role, "content": m.content} for m in messages]} \
+            if "messages" not in obj else obj
+        if "messages" not in obj and not messages:
+            yield "format.missing_field", "messages", "missing required field 'messages'"
+            return
+        for error in _validator(layout).iter_errors(normalized):
+            yield from _schema_problems(error, messages if "messages" not in obj else None)
+        if messages:
+            yield from _chat_rules(messages)
+        return
+    for error in _validator(layout).iter_errors(obj):
+        yield from _schema_problems(error, None)
+
+
+def tally_batch(layout: str, batch: RecordBatch) -> FormatTally:
+    tally = FormatTally()
+    for i, raw in enumerate(batch.raw):
+        index, line, error = batch.index[i], batch.line[i], batch.error[i]
+        if error is not None:
+            tally.invalid += 1
+            tally.unparsable += 1
+            tally.errors_by_kind["format.unparsable"] += 1
+            if len(tally.findings) < FINDINGS_PER_BATCH:
+                tally.findings.append(Finding("format.unparsable", f"cannot parse record: {error}",
+                                              (index,), line, None, batch.source))
+            continue
+        obj = orjson.loads(raw)
+        keys = tuple(sorted(obj))
+        entry = tally.field_sets.setdefault(keys, [0])
+        entry[0] += 1
+        if len(entry) < 21:
+            entry.append(index)
+        problems = list(_problems(obj, layout)) if layout in LAYOUTS else []
+        if problems:
+            tally.invalid += 1
+        for code, where, message in problems:
+            tally.errors_by_kind[code] += 1
+            if len(tally.findings) < FINDINGS_PER_BATCH:
+                tally.findings.append(Finding(code, message, (index,), line, where, batch.source))
+    return tally
+
+
+class FormatChecker(Checker):
+    """Validates every record against its layout's JSON Schema and the chat rules of training APIs.
+
+    Why it matters: a record that does not parse is silently dropped by most trainers, or
+    aborts the job hours in; a chat without an assistant turn teaches nothing; a role the
+    chat template does not know breaks tokenization; records with different keys usually
+    mean two exports were mixed, and the model learns the inconsistency.
+
+    Fix: repair or remove the records named by line; keep one layout and one set of keys.
+    """
+
+    name = "format"
+    Params = FormatParams
+    order = 20
+    codes = {
+        "format.unparsable": "the line is not valid JSON, not UTF-8, or not a JSON object",
+        "format.missing_field": "a required field of the layout is missing",
+        "format.wrong_type": "a field has the wrong JSON type",
+        "format.empty_field": "a required field is empty",
+        "format.schema": "another violation of the layout's JSON Schema",
+        "format.unknown_role": "a chat turn has a role other than system/user/assistant/tool",
+        "format.empty_content": "a chat turn's content is empty or whitespace",
+        "format.system_not_first": "a system message that is not the first turn",
+        "format.no_user_turn": "a chat without a user turn",
+        "format.no_assistant_turn": "a chat without an assistant turn",
+        "format.last_turn_not_assistant": "a chat whose last turn is not the assistant's",
+        "format.inconsistent_fields": "records carry different sets of top-level keys",
+    }
+
+    def check(self, data: Records, ctx: AuditContext) -> CheckResult:
+        p: FormatParams = ctx.params
+        tally = FormatTally()
+        for part in data.map_batches(partial(tally_batch, ctx.format), desc="validating format"):
+            tally.add(part)
+        findings = sorted(tally.findings, key=lambda f: f.records)
+        findings += self._field_set_findings(tally)
+        total = len(data)
+        metrics = {
+            "format": ctx.format, "records": total, "invalid_records": tally.invalid,
+            "unparsable_records": tally.unparsable, "field_sets": len(tally.field_sets),
+            "field_set_counts": [{"fields": list(k), "records": v[0]} for k, v in
+                                 sorted(tally.field_sets.items(), key=lambda kv: -kv[1][0])[:10]],
+            "errors_by_kind": dict(sorted(tally.errors_by_kind.items())),
+        }
+        thresholds = {"max_invalid_fraction": p.max_invalid_fraction}
+        invalid_fraction = tally.invalid / total if total else 0.0
+        result = self.result(*self._status(tally, invalid_fraction, p), metrics,
+                             findings=findings, thresholds=thresholds, score=1.0 - invalid_fraction)
+        return result if len(findings) >= sum(tally.errors_by_kind.values()) else \
+            _with_total(result, sum(tally.errors_by_kind.values()) + len(findings) - len(tally.findings))
+
+    def _status(self, tally: FormatTally, invalid_fraction: float, p: FormatParams) -> tuple[Status, str]:
+        if tally.invalid and invalid_fraction > p.max_invalid_fraction:
+            kinds = ", ".join(f"{code.split('.', 1)[1]} {n}" for code, n in tally.errors_by_kind.most_common(4))
+            return Status.FAIL, f"{tally.invalid} invalid records ({tally.unparsable} unparsable): {kinds}"
+        if p.warn_mixed_fields and len(tally.field_sets) > 1:
+            return Status.WARN, f"records carry {len(tally.field_sets)} different sets of fields"
+        return Status.PASS, "every record is valid" if not tally.invalid else \
+            f"{tally.invalid} invalid records, within max_invalid_fraction"
+
+    @staticmethod
+    def _field_set_findings(tally: FormatTally) -> list[Finding]:
+        if len(tally.field_sets) < 2:
+            return []
+        ranked = sorted(tally.field_sets.items(), key=lambda kv: -kv[1][0])
+        common = set(ranked[0][0])
+        out = []
+        for keys, (count, *examples) in ranked[1:]:
+            extra, missing = sorted(set(keys) - common), sorted(common - set(keys))
+            diff = "; ".join(s for s in (f"extra {', '.join(extra)}" if extra else "",
+                                         f"missing {', '.join(missing)}" if missing else "") if s)
+            out.append(Finding("format.inconsistent_fields",
+                               f"{count} records have fields [{', '.join(keys)}] unlike the {ranked[0][1][0]} "
+                               f"with [{', '.join(ranked[0][0])}] ({diff})", tuple(examples)))
+        return out
+
+
+def _with_total(result: CheckResult, total: int) -> CheckResult:
+    from dataclasses import replace
+
+    return replace(result, findings_total=total)

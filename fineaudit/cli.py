@@ -1,0 +1,216 @@
+"""The command line: parse, call the library, render. Exit codes are named below."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from fineaudit.core import FineauditError, Report
+from fineaudit.formats import FORMAT_CHOICES
+
+EXIT_READY = 0
+EXIT_NOT_READY = 1
+EXIT_ERROR = 2
+
+
+def _split_names(value: str | None) -> list[str] | None:
+    return [n.strip() for n in value.split(",") if n.strip()] if value else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fineaudit")
+def cli() -> None:
+    """fineaudit: is this fine-tuning dataset ready to train on?"""
+
+
+@cli.command("audit")
+@click.argument("data", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None,
+              help="record layout; auto detects it (default: config, else auto)")
+@click.option("--production", help="a sample of production inputs: enables drift and length coverage")
+@click.option("--eval", "eval_path", help="the held-out eval split: enables leakage")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML config (default ./fineaudit.toml, else [tool.fineaudit] in ./pyproject.toml)")
+@click.option("--only", help="run only these checks (comma-separated)")
+@click.option("--skip", help="skip these checks (comma-separated)")
+@click.option("--set", "settings", multiple=True, metavar="CHECK.KEY=VALUE", help="override a config value")
+@click.option("--json", "json_out", metavar="PATH|-", help="write the JSON report")
+@click.option("--html", "html_out", metavar="PATH", help="write the HTML report")
+@click.option("--markdown", "markdown_out", metavar="PATH|-", help="write the Markdown report")
+@click.option("--junit", "junit_out", metavar="PATH", help="write a JUnit XML report")
+@click.option("--max-findings", type=click.IntRange(min=0), default=None, help="findings kept per check (0 = all)")
+@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default=None, help="what fails the verdict")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", help="where the work runs")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)")
+@click.option("--quiet", "-q", is_flag=True, help="print only the verdict line per dataset")
+@click.option("--no-progress", is_flag=True, help="no progress bars")
+def audit_command(data: Sequence[str], fmt: str | None, production: str | None, eval_path: str | None,
+                  config_path: str | None, only: str | None, skip: str | None, settings: Sequence[str],
+                  json_out: str | None, html_out: str | None, markdown_out: str | None,
+                  junit_out: str | None, max_findings: int | None, fail_on: str | None, engine: str,
+                  scheduler: str | None, quiet: bool, no_progress: bool) -> None:
+    """Audit each DATA (file, quoted glob of shards, or folder); one report per DATA."""
+    from fineaudit.audit import audit, resolve_config
+
+    config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt)
+    to_stdout = "-" in (json_out, markdown_out)
+    console = Console(file=sys.stderr if to_stdout else sys.stdout, width=_width(), highlight=False)
+    reports = []
+    for path in data:
+        report = audit(path, production=production, eval=eval_path, config=config,
+                       only=_split_names(only), skip=_split_names(skip), engine=engine,
+                       scheduler=scheduler, progress=not (quiet or no_progress))
+        reports.append(report)
+        _show(report, console, quiet)
+    _write_outputs(reports, json_out, html_out, markdown_out, junit_out)
+    sys.exit(EXIT_READY if all(r.passed for r in reports) else EXIT_NOT_READY)
+
+
+def _width() -> int | None:
+    return None if sys.stdout.isatty() else 120
+
+
+def _show(report: Report, console: Console, quiet: bool) -> None:
+    from fineaudit.render.terminal import render_terminal, verdict_line
+
+    if quiet:
+        console.print(verdict_line(report))
+    else:
+        render_terminal(report, console)
+
+
+def _write_outputs(reports: list[Report], json_out: str | None, html_out: str | None,
+                   markdown_out: str | None, junit_out: str | None) -> None:
+    if json_out:
+        from fineaudit.render.json_report import render_json
+
+        _emit(json_out, render_json(reports))
+    if markdown_out:
+        from fineaudit.render.markdown import render_markdown
+
+        _emit(markdown_out, render_markdown(reports))
+    if html_out:
+        from fineaudit.render.html import render_html
+
+        _emit(html_out, render_html(reports))
+    if junit_out:
+        from fineaudit.render.junit import render_junit
+
+        _emit(junit_out, render_junit(reports))
+
+
+def _emit(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    path = Path(target)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+@cli.command("checks")
+def checks_command() -> None:
+    """List the checkers: what each looks at, when it runs, its defaults and finding codes."""
+    from fineaudit.registry import load_checkers
+
+    for name, cls in load_checkers().items():
+        runs = f"with --{cls.needs}" if cls.needs else "always"
+        click.echo(f"{name}  (runs {runs})")
+        click.echo(f"    {cls.describe()}")
+        defaults = ", ".join(f"{k}={v!r}" for k, v in cls.defaults().items())
+        if defaults:
+            click.echo(f"    defaults: {defaults}")
+        for code, meaning in cls.codes.items():
+            click.echo(f"    {code}: {meaning}")
+        click.echo("")
+
+
+@cli.command("init")
+@click.option("--path", "target", default="fineaudit.toml", show_default=True, help="where to write it")
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def init_command(target: str, force: bool) -> None:
+    """Write a commented fineaudit.toml with every default."""
+    from fineaudit.config import render_default_config
+    from fineaudit.registry import load_checkers
+
+    path = Path(target)
+    if path.exists() and not force:
+        raise FineauditError(f"{path} exists; pass --force to overwrite it")
+    _emit(str(path), render_default_config(load_checkers()))
+    click.echo(f"wrote {path}")
+
+
+@cli.command("dedup")
+@click.argument("data")
+@click.option("--out", required=True, help="where to write the deduplicated dataset")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None, help="record layout")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config")
+@click.option("--set", "settings", multiple=True, metavar="CHECK.KEY=VALUE", help="override a config value")
+@click.option("--quiet", "-q", is_flag=True, help="no summary line")
+def dedup_command(data: str, out: str, fmt: str | None, config_path: str | None,
+                  settings: Sequence[str], quiet: bool) -> None:
+    """Write DATA without exact and near duplicates (the first of each group is kept)."""
+    from fineaudit.audit import resolve_config
+    from fineaudit.dedup import dedup_dataset
+
+    config = resolve_config(config_path, settings, format=fmt)
+    summary = dedup_dataset(data, out, config=config)
+    if not quiet:
+        click.echo(summary)
+
+
+@cli.command("sample")
+@click.argument("data")
+@click.option("-n", "count", type=click.IntRange(min=1), required=True, help="how many records")
+@click.option("--seed", type=int, default=0, show_default=True, help="same seed, same sample")
+@click.option("--out", help="write here (.md for Markdown, .jsonl for JSON Lines); default stdout Markdown")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None, help="record layout")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config")
+def sample_command(data: str, count: int, seed: int, out: str | None, fmt: str | None,
+                   config_path: str | None) -> None:
+    """A stratified random sample for hand review, as Markdown or JSONL."""
+    from fineaudit.audit import resolve_config
+    from fineaudit.sampling import sample_dataset
+
+    config = resolve_config(config_path, (), format=fmt)
+    text = sample_dataset(data, count, seed=seed, config=config,
+                          as_jsonl=bool(out and out.endswith(".jsonl")))
+    _emit(out or "-", text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every failure to judge is one line on stderr and exit 2, never a traceback."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="fineaudit", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        return _error(exc.format_message())
+    except click.Abort:
+        return _error("aborted")
+    except FineauditError as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        return _error("interrupted")
+    except Exception as exc:  # noqa: BLE001 - a gate must not print a traceback at users
+        if os.environ.get("FINEAUDIT_DEBUG"):
+            raise
+        return _error(f"internal error: {type(exc).__name__}: {exc} (set FINEAUDIT_DEBUG=1 for a traceback)")
+    return EXIT_READY
+
+
+def _error(message: str) -> int:
+    click.echo(f"fineaudit: error: {' '.join(str(message).split())}", err=True)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""Config: TOML files, `--set` overrides, validation against the registered checkers.
+
+Everything is validated before any data is read: an unknown check or key, or a value of the
+wrong type, is a ConfigError (exit 2) that names the valid choices.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fineaudit.core import Checker, ConfigError
+from fineaudit.formats import FORMAT_CHOICES
+
+# top-level keys: name -> (default, one-line help)
+TOP_LEVEL: dict[str, tuple[Any, str]] = {
+    "format": ("auto", "record layout: auto, chat, instruction, completion, classification, preference"),
+    "fail_on": ("fail", "what makes the verdict fail: 'fail', or 'warn' to block on warnings too"),
+    "label_field": ("", "field holding the label for non-classification data (e.g. 'category'); '' = none"),
+    "max_findings": (50, "findings kept per check in reports (0 keeps all)"),
+    "seed": (0, "seed of every random choice (samples, permutations): same seed, same report"),
+    "batch_size": (5000, "records per batch streamed through the checkers"),
+    "workers": (0, "processes for the heavy passes; 0 = one per core"),
+}
+CHECK_KEYS: dict[str, str] = {
+    "enabled": "run this check",
+    "blocking": "a fail of this check fails the verdict",
+}
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    enabled: bool
+    blocking: bool
+    params: Any
+
+
+@dataclass(frozen=True)
+class Config:
+    format: str = "auto"
+    fail_on: str = "fail"
+    label_field: str = ""
+    max_findings: int = 50
+    seed: int = 0
+    batch_size: int = 5000
+    workers: int = 0
+    checks: Mapping[str, CheckSettings] = field(default_factory=dict)
+    path: str | None = None  # where it was read from, for messages
+
+
+def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
+    """./fineaudit.toml, else ./pyproject.toml if it has [tool.fineaudit]; (path, is_pyproject)."""
+    here = start or Path.cwd()
+    if (here / "fineaudit.toml").is_file():
+        return here / "fineaudit.toml", False
+    pyproject = here / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return None
+        if "fineaudit" in data.get("tool", {}):
+            return pyproject, True
+    return None
+
+
+def read_toml(path: Path, is_pyproject: bool | None = None) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if is_pyproject or path.name == "pyproject.toml":
+        return data.get("tool", {}).get("fineaudit", {})
+    return data.get("tool", {}).get("fineaudit", data) if "tool" in data else data
+
+
+def load_config(checkers: Mapping[str, type[Checker]], path: str | os.PathLike | None = None,
+                data: Mapping[str, Any] | None = None, overrides: Iterable[str] = (),
+                discover: bool = True) -> Config:
+    """Build a validated Config: file (or discovered file) < data < --set overrides."""
+    raw: dict[str, Any] = {}
+    source = None
+    if path is not None:
+        raw, source = read_toml(Path(path)), str(path)
+    elif discover and (found := find_config_file()):
+        raw, source = read_toml(*found), str(found[0])
+    raw = _merge(raw, dict(data or {}))
+    for item in overrides:
+        raw = _merge(raw, parse_override(item))
+    return build_config(raw, checkers, source)
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(item: str) -> dict[str, Any]:
+    """`CHECK.KEY=VALUE` (or a top-level `KEY=VALUE`) as a config fragment; VALUE is TOML or a bare string."""
+    name, sep, text = item.partition("=")
+    if not sep or not name.strip():
+        raise ConfigError(f"--set {item!r}: expected CHECK.KEY=VALUE, e.g. near_duplicates.threshold=0.7")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    parts = name.strip().split(".")
+    if len(parts) == 1:
+        return {parts[0]: value}
+    if len(parts) != 2:
+        raise ConfigError(f"--set {item!r}: expected CHECK.KEY=VALUE")
+    return {"checks": {parts[0]: {parts[1]: value}}}
+
+
+def build_config(raw: Mapping[str, Any], checkers: Mapping[str, type[Checker]], source: str | None = None) -> Config:
+    where = f"{source}: " if source else ""
+    unknown = sorted(set(raw) - set(TOP_LEVEL) - {"checks"})
+    if unknown:
+        raise ConfigError(f"{where}unknown config key {unknown[0]!r}; valid keys: "
+                          f"{', '.join([*TOP_LEVEL, 'checks'])}")
+    top = {k: _coerce(raw.get(k, default), type(default), k, where) for k, (default, _) in TOP_LEVEL.items()}
+    if top["format"] not in FORMAT_CHOICES:
+        raise ConfigError(f"{where}format {top['format']!r} is not one of {', '.join(FORMAT_CHOICES)}")
+    if top["fail_on"] not in ("fail", "warn"):
+        raise ConfigError(f"{where}fail_on must be 'fail' or 'warn', not {top['fail_on']!r}")
+    checks_raw = raw.get("checks", {})
+    if not isinstance(checks_raw, Mapping):
+        raise ConfigError(f"{where}'checks' must be a table of check names")
+    unknown = sorted(set(checks_raw) - set(checkers))
+    if unknown:
+        raise ConfigError(f"{where}unknown check {unknown[0]!r}; valid checks: {', '.join(sorted(checkers))}")
+    checks = {name: _check_settings(cls, checks_raw.get(name, {}), where) for name, cls in checkers.items()}
+    return Config(**top, checks=checks, path=source)
+
+
+def _check_settings(cls: type[Checker], raw: Any, where: str) -> CheckSettings:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}checks.{cls.name} must be a table")
+    param_fields = {f.name: f for f in dataclasses.fields(cls.Params)}
+    valid = [*CHECK_KEYS, *param_fields]
+    unknown = sorted(set(raw) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}unknown key {unknown[0]!r} for check {cls.name!r}; valid keys: {', '.join(valid)}")
+    hints = typing.get_type_hints(cls.Params)
+    values = {k: _coerce(v, hints[k], f"{cls.name}.{k}", where) for k, v in raw.items() if k in param_fields}
+    try:
+        params = cls.Params(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}invalid settings for {cls.name}: {exc}") from None
+    return CheckSettings(enabled=_coerce(raw.get("enabled", True), bool, f"{cls.name}.enabled", where),
+                         blocking=_coerce(raw.get("blocking", getattr(cls, "blocking_default", True)), bool,
+                                          f"{cls.name}.blocking", where),
+                         params=params)
+
+
+def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
+    """Check a TOML value against a Params field type; ints widen to floats, lists to tuples."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _coerce(value, option, key, where)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin in (list, tuple) or hint in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}{key} must be a list, not {value!r}")
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        items = [v if item is Any else _coerce(v, item, key, where) for v in value]
+        return tuple(items) if (origin or hint) is tuple else items
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where}{key} must be true or false, not {value!r}")
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where}{key} must be an integer, not {value!r}")
+    if hint in (str, float) and not isinstance(value, hint):
+        raise ConfigError(f"{where}{key} must be a {'string' if hint is str else 'number'}, not {value!r}")
+    return value
+
+
+def render_default_config(checkers: Mapping[str, type[Checker]]) -> str:
+    """A fineaudit.toml with every default and a one-line comment for each."""
+    lines = ["# fineaudit configuration: every setting with its default.",
+             "# Docs: `fineaudit checks` lists each check and its finding codes.", ""]
+    for key, (default, help_) in TOP_LEVEL.items():
+        lines.append(f"{key} = {_toml_value(default)}  # {help_}")
+    for name, cls in checkers.items():
+        lines += ["", f"[checks.{name}]", f"# {cls.describe()}"]
+        lines.append(f"enabled = true  # {CHECK_KEYS['enabled']}")
+        lines.append(f"blocking = {_toml_value(getattr(cls, 'blocking_default', True))}  # {CHECK_KEYS['blocking']}")
+        for f in dataclasses.fields(cls.Params):
+            default = getattr(cls.Params(), f.name)
+            comment = f.metadata.get("help", "")
+            if default is None:
+                lines.append(f"# {f.name} = (unset)  # {comment}")
+            else:
+                lines.append(f"{f.name} = {_toml_value(default)}  # {comment}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)

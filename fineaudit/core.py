@@ -1,0 +1,341 @@
+"""The core types: record views, findings, check results, the report, and the engine protocol.
+
+Everything else in fineaudit (loaders, formats, checkers, engines, the scorer, renderers, the
+CLI) depends on this module and on nothing of each other's internals. The types are plain
+dataclasses so that they pickle to worker processes and Dask workers unchanged.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+T = TypeVar("T")
+
+SOURCES = ("train", "eval", "production")
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class FineauditError(Exception):
+    """An error that means nothing could be judged (exit status 2)."""
+
+
+class InputError(FineauditError):
+    """A dataset could not be read; names the file and, where known, the line and field."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None,
+                 field: str | None = None):
+        self.path, self.line, self.field = path, line, field
+        where = ":".join(str(p) for p in (path, line) if p is not None)
+        at_field = f" (field {field})" if field else ""
+        super().__init__(f"{where}: {message}{at_field}" if where else f"{message}{at_field}")
+
+
+class ConfigError(FineauditError):
+    """The config or an option is invalid (unknown check or key, wrong type)."""
+
+
+class DatasetNotReady(Exception):
+    """Raised by `Report.raise_for_failure` and `fineaudit.gate`; carries the report."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        failing = ", ".join(c.name for c in report.checks.values() if c.blocks_verdict(report.fail_on))
+        super().__init__(f"dataset {report.dataset.path or '(in memory)'} is not ready for "
+                         f"fine-tuning (score {report.score:.0f}/100; failing: {failing or 'none'})")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One example seen through the views every checker shares.
+
+    `prompt` is what the model is given (chat: the user turns; instruction: instruction and
+    input), `response` what it must learn to produce (assistant turns, output, completion,
+    chosen), `text` the whole example in reading order. `raw` is the record as JSON text, or
+    the undecodable line itself when `error` says why it could not be parsed.
+    """
+
+    index: int
+    line: int | None
+    prompt: str
+    response: str
+    text: str
+    label: str | None
+    system: str | None
+    turns: int
+    raw: str
+    error: str | None = None
+    source: str = "train"
+
+    @property
+    def parsed(self) -> bool:
+        return self.error is None
+
+    def data(self) -> Any:
+        """The record as parsed JSON (None when it could not be parsed)."""
+        return None if self.error is not None else json.loads(self.raw)
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """A batch of records as columns, so checkers can work on whole batches at once."""
+
+    source: str
+    index: list[int]
+    line: list[int | None]
+    prompt: list[str]
+    response: list[str]
+    text: list[str]
+    label: list[str | None]
+    system: list[str | None]
+    turns: list[int]
+    raw: list[str]
+    error: list[str | None]
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("index", "line", "prompt", "response", "text", "label",
+                                          "system", "turns", "raw", "error")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self) -> Iterator[Record]:
+        for i in range(len(self.index)):
+            yield self.record(i)
+
+    def record(self, i: int) -> Record:
+        return Record(**{c: getattr(self, c)[i] for c in self.COLUMNS}, source=self.source)
+
+    @classmethod
+    def from_records(cls, records: Sequence[Record], source: str = "train") -> RecordBatch:
+        return cls(source=source, **{c: [getattr(r, c) for r in records] for c in cls.COLUMNS})
+
+
+@dataclass(frozen=True)
+class Shard:
+    path: str
+    first_index: int
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    path: str | None
+    records: int
+    format: str
+    sha256: str | None
+    shards: tuple[Shard, ...] = ()
+
+    def file_of(self, index: int) -> str | None:
+        """The file that holds record `index` (a shard for sharded datasets)."""
+        owner = None
+        for shard in self.shards:
+            if shard.first_index > index:
+                break
+            owner = shard.path
+        return owner or self.path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "records": self.records, "format": self.format,
+                "sha256": self.sha256}
+
+
+class Records(Protocol):
+    """One loaded dataset as an engine holds it. Checkers see data only through this.
+
+    Functions passed in must be picklable (module-level functions or functools.partial of
+    them) because an engine may run them in other processes or on other machines. What they
+    return must be small: it travels back to the caller.
+    """
+
+    source: str
+    info: DatasetInfo
+
+    def __len__(self) -> int: ...
+
+    def map_batches(self, fn: Callable[[RecordBatch], T], *, desc: str | None = None) -> list[T]:
+        """fn applied to every batch; results in record order."""
+
+    def group_by_key(self, fn: Callable[[RecordBatch], tuple[Any, Any]], *,
+                     desc: str | None = None) -> list[list[int]]:
+        """fn gives (uint64 keys, int64 record indices) per batch; returns the groups of two
+        or more indices that share a key, each sorted, ordered by their first index."""
+
+    def take(self, indices: Sequence[int]) -> list[Record]:
+        """The records at these indices, in the order asked."""
+
+    def sample(self, n: int, seed: int) -> list[Record]:
+        """A seeded uniform sample of at most n records, in index order; the same on every engine."""
+
+
+class ProgressSink(Protocol):
+    def track(self, desc: str, total: int | None = None) -> Any: ...
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem, named by a stable dotted code, with the records it concerns."""
+
+    code: str
+    message: str
+    records: tuple[int, ...] = ()
+    line: int | None = None
+    field: str | None = None
+    source: str = "train"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "records": list(self.records), "line": self.line,
+                "field": self.field, "message": self.message, "source": self.source}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    summary: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    score: float = 1.0
+    blocking: bool = True
+    findings_total: int = 0
+    duration_s: float = 0.0
+
+    def blocks_verdict(self, fail_on: str = "fail") -> bool:
+        if not self.blocking:
+            return False
+        blocking_statuses = {Status.FAIL, Status.ERROR} | ({Status.WARN} if fail_on == "warn" else set())
+        return self.status in blocking_statuses
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status.value, "blocking": self.blocking,
+                "score": round(self.score, 4), "summary": self.summary,
+                "metrics": self.metrics, "thresholds": self.thresholds,
+                "findings": [f.to_dict() for f in self.findings],
+                "findings_total": self.findings_total, "duration_s": round(self.duration_s, 3)}
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """What a checker gets besides the dataset: its parameters and the other inputs."""
+
+    format: str
+    params: Any
+    eval: Records | None = None
+    production: Records | None = None
+    progress: ProgressSink | None = None
+    cache_dir: Path | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """For checkers without parameters."""
+
+
+class Checker:
+    """Base class of every checker. Subclasses set `name`, `Params`, `codes` and write `check`.
+
+    A checker never prints or exits; it returns a CheckResult. Raising is allowed: the runner
+    turns it into status `error`, which fails the verdict.
+    """
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    codes: ClassVar[dict[str, str]] = {}
+    needs: ClassVar[str | None] = None  # "eval" or "production": skipped without it
+    order: ClassVar[int] = 100  # position in reports; built-ins follow the contract's table
+
+    def check(self, data: Records, ctx: AuditContext) -> CheckResult:
+        raise NotImplementedError
+
+    def result(self, status: Status, summary: str, metrics: Mapping[str, Any], *,
+               findings: Sequence[Finding] = (), thresholds: Mapping[str, Any] | None = None,
+               score: float | None = None) -> CheckResult:
+        if score is None:
+            score = {Status.PASS: 1.0, Status.WARN: 0.6, Status.SKIPPED: 1.0}.get(status, 0.0)
+        return CheckResult(name=self.name, status=status, summary=summary, metrics=dict(metrics),
+                           thresholds=dict(thresholds or {}), findings=tuple(findings),
+                           score=max(0.0, min(1.0, float(score))), findings_total=len(findings))
+
+    def skipped(self, reason: str) -> CheckResult:
+        return self.result(Status.SKIPPED, reason, {})
+
+    @classmethod
+    def describe(cls) -> str:
+        """The first paragraph of the docstring: what the checker looks for."""
+        doc = (cls.__doc__ or "").strip()
+        return doc.split("\n\n")[0].replace("\n", " ").strip()
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {f.name: getattr(cls.Params(), f.name) for f in fields(cls.Params)}
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class Report:
+    dataset: DatasetInfo
+    checks: dict[str, CheckResult]
+    verdict: str
+    score: float
+    fail_on: str = "fail"
+    inputs: dict[str, dict[str, Any] | None] = field(default_factory=lambda: {"production": None, "eval": None})
+    created: str = ""
+    fineaudit_version: str = ""
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": self.SCHEMA_VERSION, "fineaudit_version": self.fineaudit_version,
+                "created": self.created, "dataset": self.dataset.to_dict(), "inputs": self.inputs,
+                "verdict": self.verdict, "score": round(self.score, 1),
+                "checks": [c.to_dict() for c in self.checks.values()]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=_json_default)
+
+    def write_json(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    def write_html(self, path: str | Path) -> None:
+        from fineaudit.render.html import render_html  # renderers depend on core, not the reverse
+
+        Path(path).write_text(render_html([self]), encoding="utf-8")
+
+    def raise_for_failure(self) -> None:
+        if not self.passed:
+            raise DatasetNotReady(self)
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and arrays find their way into metrics; JSON wants plain numbers
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,24 @@
+"""The JSON report, and its validation against schemas/report.schema.json."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from fineaudit.core import Report, _json_default
+from fineaudit.formats import schema
+
+
+def render_json(reports: Sequence[Report]) -> str:
+    """One report as an object; several as an array (the contract's rule for several DATA)."""
+    value: Any = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def validate_report(document: Any) -> None:
+    """Raise jsonschema.ValidationError unless the document is a valid report (or list of them)."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    validator = Draft202012Validator(schema("report"), format_checker=FormatChecker())
+    for item in document if isinstance(document, list) else [document]:
+        validator.validate(json.loads(json.dumps(item, default=_json_default)))
