@@ -94,19 +94,19 @@ class Source:
         if hasattr(rows, "to_dict") and hasattr(rows, "iloc"):  # pandas DataFrame
             for start in range(0, len(rows), 4096):
                 for obj in rows.iloc[start:start + 4096].to_dict("records"):
-                    yield _item_from_object(None, obj)
+                    yield item_from_object(None, obj)
             return
         if hasattr(rows, "iter") and hasattr(rows, "features"):  # datasets.Dataset
             for batch in rows.iter(batch_size=4096):
                 keys = list(batch)
                 for values in zip(*(batch[k] for k in keys)):
-                    yield _item_from_object(None, dict(zip(keys, values)))
+                    yield item_from_object(None, dict(zip(keys, values)))
             return
         for obj in rows:
-            yield _item_from_object(None, obj)
+            yield item_from_object(None, obj)
 
 
-def _item_from_object(line: int | None, obj: Any) -> RawItem:
+def item_from_object(line: int | None, obj: Any) -> RawItem:
     raw = to_json_text(obj)
     if not isinstance(obj, dict):
         return RawItem(line, None, raw, f"a JSON {type(obj).__name__}, not an object")
@@ -219,7 +219,7 @@ def _read_whole_json(path: Path) -> Iterator[RawItem] | None:
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
         value = lists[0] if len(lists) == 1 and len(value) == 1 else [value]
-    return (_item_from_object(None, obj) for obj in value)
+    return (item_from_object(None, obj) for obj in value)
 
 
 def _read_json_lines(path: Path) -> Iterator[RawItem]:
@@ -231,10 +231,11 @@ def _read_json_lines(path: Path) -> Iterator[RawItem]:
                 pretty = line.strip() in (b"{", b"[")
             if not line.strip():
                 continue
-            yield _parse_line(number, line.rstrip(b"\r\n"), pretty)
+            yield parse_json_line(number, line.rstrip(b"\r\n"), pretty)
 
 
-def _parse_line(number: int, line: bytes, pretty: bool) -> RawItem:
+def parse_json_line(number: int, line: bytes, pretty: bool = False) -> RawItem:
+    """One JSON Lines line (without its newline) as a RawItem; never raises."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -285,4 +286,4 @@ def _read_parquet(path: Path) -> Iterator[RawItem]:
         raise InputError(f"not a readable Parquet file: {exc}", str(path)) from None
     for batch in reader.iter_batches(batch_size=4096):
         for obj in batch.to_pylist():
-            yield _item_from_object(None, obj)
+            yield item_from_object(None, obj)

@@ -101,6 +101,8 @@ def _chat_rules(messages: Sequence[Message]) -> Iterator[tuple[str, str, str]]:
             yield "format.empty_content", f"{m.path}.content", f"{m.role} turn {i} has empty content"
         if m.role == "system" and i > 0:
             yield "format.system_not_first", m.path, f"system message at turn {i}; it must come first"
+    if any(r not in KNOWN_ROLES for r in roles):
+        return  # the turn-order rules mean nothing until the roles are fixed
     if "user" not in roles:
         yield "format.no_user_turn", "messages", "no user turn"
     if "assistant" not in roles:
