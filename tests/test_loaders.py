@@ -1,0 +1,128 @@
+"""Loaders: every supported input, malformed lines kept as records, clear errors otherwise."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fineaudit.core import InputError
+from fineaudit.loaders import open_source, split_dataset_dict
+
+ROWS = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": "d"}]
+
+
+def items(source, batch_size: int = 1000):
+    return [item for batch in source.items(batch_size) for item in batch]
+
+
+def test_jsonl_keeps_malformed_lines_as_records_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\n\n{"prompt": "c",\n[1, 2]\n', encoding="utf-8")
+    got = items(open_source(path))
+    assert [i.line for i in got] == [1, 3, 4]  # the blank line is not a record
+    assert got[0].obj == ROWS[0] and got[0].error is None
+    assert got[1].obj is None and got[1].error.startswith("invalid JSON")
+    assert got[2].error == "a JSON array, not an object"
+
+
+def test_jsonl_line_that_is_not_utf8_is_a_record_with_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"prompt": "a", "completion": "b"}\n{"prompt": "caf\xe9"}\n')
+    got = items(open_source(path))
+    assert got[1].line == 2 and "not valid UTF-8" in got[1].error and "0xe9" in got[1].error
+
+
+def test_pretty_printed_json_in_a_jsonl_file_gets_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(ROWS[0], indent=2) + "\n", encoding="utf-8")
+    got = items(open_source(path))
+    assert "pretty-printed JSON" in got[0].error
+
+
+@pytest.mark.parametrize("content", [json.dumps(ROWS), json.dumps({"data": ROWS}),
+                                     "\n".join(json.dumps(r) for r in ROWS)])
+def test_json_file_as_array_wrapped_list_or_json_lines(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(content, encoding="utf-8")
+    assert [i.obj for i in items(open_source(path))] == ROWS
+
+
+def test_csv_lines_count_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text('prompt,completion\na,b\n"multi\nline",d\n', encoding="utf-8")
+    got = items(open_source(path))
+    assert [i.line for i in got] == [2, 3]
+    assert got[1].obj == {"prompt": "multi\nline", "completion": "d"}
+
+
+def test_parquet_and_save_to_disk(tmp_path: Path) -> None:
+    import datasets
+
+    pd.DataFrame(ROWS).to_parquet(tmp_path / "d.parquet")
+    assert [i.obj for i in items(open_source(tmp_path / "d.parquet"))] == ROWS
+    datasets.Dataset.from_list(ROWS).save_to_disk(str(tmp_path / "saved"))
+    assert [i.obj for i in items(open_source(tmp_path / "saved"))] == ROWS
+
+
+@pytest.mark.parametrize("make", [lambda: ROWS, lambda: pd.DataFrame(ROWS),
+                                  lambda: __import__("datasets").Dataset.from_list(ROWS)])
+def test_in_memory_inputs(make) -> None:
+    got = items(open_source(make()), batch_size=1)
+    assert [i.obj for i in got] == ROWS and all(i.line is None for i in got)
+
+
+def test_dataset_dict_gives_train_and_held_out_split() -> None:
+    import datasets
+
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS),
+                               "test": datasets.Dataset.from_list(ROWS[:1])})
+    train, held_out = split_dataset_dict(dd)
+    assert len(train) == 2 and len(held_out) == 1
+
+
+def test_glob_and_folder_of_shards_run_indices_across_files_in_sorted_order(tmp_path: Path) -> None:
+    for n in (1, 0):  # written out of order on purpose
+        (tmp_path / f"train-{n:05d}-of-00002.jsonl").write_text(
+            "\n".join(json.dumps({"prompt": f"{n}-{k}", "completion": "x"}) for k in range(2)) + "\n")
+    for spec in (str(tmp_path / "train-*-of-00002.jsonl"), str(tmp_path)):
+        source = open_source(spec)
+        shards: list = []
+        got = [i for batch in source.items(3, shards) for i in batch]
+        assert [i.obj["prompt"] for i in got] == ["0-0", "0-1", "1-0", "1-1"]
+        assert [i.line for i in got] == [1, 2, 1, 2]
+        assert [s.first_index for s in shards] == [0, 2]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.jsonl", None, "no such file"),
+    ("d.txt", b"hello", "unsupported file type"),
+    ("d.jsonl", b"\x00\x01\x02binary", "not a text file"),
+    ("d.jsonl", "\ufeff{}".encode("utf-16"), "UTF-16"),
+    ("d.json", b"[1, 2", "invalid JSON array"),
+])
+def test_unreadable_inputs_raise_input_error_naming_the_file(tmp_path: Path, name: str, content: bytes | None,
+                                                            message: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        items(open_source(path))
+    assert name in str(info.value)
+
+
+def test_csv_with_bad_encoding_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"text,label\nok,a\ncaf\xe9,b\n")
+    with pytest.raises(InputError, match=r"d\.csv:3: not valid UTF-8"):
+        items(open_source(path))
+
+
+def test_sha256_is_of_the_file_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n")
+    assert open_source(path).sha256() == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert open_source(ROWS).sha256() is None
