@@ -1,0 +1,122 @@
+"""The exact_duplicates check: records identical after normalization."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Record, RecordBatch, Records, Status
+from fineaudit.normalize import Normalization, normalize_text, text_key
+
+SCOPES = ("text", "prompt", "response")
+EXCERPT = 80  # characters of the duplicated text shown in a finding
+
+
+def check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+
+
+@dataclass(frozen=True)
+class ExactDuplicatesParams:
+    scope: str = field(default="text", metadata={
+        "help": "what must be identical: text (the whole record), prompt or response"})
+    nfkc: bool = field(default=True, metadata={"help": "compare after Unicode NFKC normalization"})
+    casefold: bool = field(default=True, metadata={"help": "compare case-insensitively"})
+    collapse_whitespace: bool = field(default=True, metadata={
+        "help": "compare with runs of whitespace collapsed to one space"})
+    max_fraction: float = field(default=0.01, metadata={
+        "help": "fail when more than this share of records are duplicates to drop; fewer warn"})
+
+    def __post_init__(self) -> None:
+        check_scope(self.scope)
+
+    @property
+    def normalization(self) -> Normalization:
+        return Normalization(self.nfkc, self.casefold, self.collapse_whitespace)
+
+
+def view_of(batch: RecordBatch, scope: str) -> list[str]:
+    """The compared text of each record; "" for records that did not parse."""
+    return [text if error is None else "" for text, error in zip(getattr(batch, scope), batch.error)]
+
+
+def exact_keys_batch(scope: str, how: Normalization, batch: RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(key, index) of every parsed record whose compared text is not empty after normalization."""
+    keys, indices = [], []
+    for index, text in zip(batch.index, view_of(batch, scope)):
+        if normalize_text(text, how):  # empty prompts/responses are other checks' business
+            keys.append(text_key(text, how))
+            indices.append(index)
+    return np.array(keys, dtype=np.uint64), np.array(indices, dtype=np.int64)
+
+
+def exact_groups(data: Records, p: ExactDuplicatesParams, desc: str | None = None) -> list[list[int]]:
+    """Groups of records with the same normalized text, each sorted, ordered by first index."""
+    return data.group_by_key(partial(exact_keys_batch, p.scope, p.normalization), desc=desc)
+
+
+def size_histogram(groups: list[list[int]]) -> dict[str, int]:
+    """{"2": groups of two, "3": ...}: string keys, sizes ascending (the report's chart shape)."""
+    sizes = Counter(len(g) for g in groups)
+    return {str(size): sizes[size] for size in sorted(sizes)}
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def lines_of(data: Records, indices: list[int]) -> dict[int, Record]:
+    return {r.index: r for r in data.take(indices)}
+
+
+class ExactDuplicatesChecker(Checker):
+    """Records whose text is identical after normalization (Unicode NFKC, case, whitespace).
+
+    Why it matters: a repeated example is trained on several times per epoch, so the model
+    overfits to it and memorizes its exact wording; heavy repetition also inflates the
+    dataset's apparent size and skews what the model learns to favour.
+
+    Fix: run `fineaudit dedup DATA --out CLEAN`, which keeps the first record of every group
+    (it drops near duplicates too), or remove the listed records by hand.
+    """
+
+    name = "exact_duplicates"
+    Params = ExactDuplicatesParams
+    order = 30
+    codes = {"exact_duplicates.group": "records identical after normalization (one finding per group)"}
+
+    def check(self, data: Records, ctx: AuditContext) -> CheckResult:
+        p: ExactDuplicatesParams = ctx.params
+        groups = exact_groups(data, p, desc="exact duplicates")
+        dropped = sum(len(g) - 1 for g in groups)
+        fraction = dropped / len(data) if len(data) else 0.0
+        metrics = {"duplicate_records": dropped, "duplicate_groups": len(groups),
+                   "duplicate_fraction": round(fraction, 6), "group_sizes": size_histogram(groups),
+                   "largest_group": max((len(g) for g in groups), default=0), "scope": p.scope}
+        thresholds = {"max_fraction": p.max_fraction}
+        if not groups:
+            return self.result(Status.PASS, "no exact duplicates", metrics, thresholds=thresholds)
+        findings = self._findings(data, groups, p.scope)
+        status = Status.FAIL if fraction > p.max_fraction else Status.WARN
+        summary = (f"{dropped} duplicate records ({fraction:.1%}) in {len(groups)} groups "
+                   f"of identical {p.scope}")
+        return self.result(status, summary, metrics, findings=findings, thresholds=thresholds,
+                           score=None if status is Status.WARN else max(0.0, 1.0 - fraction * 5))
+
+    def _findings(self, data: Records, groups: list[list[int]], scope: str) -> list[Finding]:
+        first = lines_of(data, [g[0] for g in groups[:5000]])  # excerpts for the first groups only
+        findings = []
+        for group in groups:
+            record = first.get(group[0])
+            shown = f': "{excerpt(getattr(record, scope))}"' if record else ""
+            others = ", ".join(map(str, group[1:11])) + (" …" if len(group) > 11 else "")
+            findings.append(Finding(
+                code="exact_duplicates.group", records=tuple(group),
+                line=record.line if record else None, field=scope,
+                message=f"{len(group)} records with the same {scope} as record {group[0]} "
+                        f"(repeated in {others}){shown}"))
+        return findings

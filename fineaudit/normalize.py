@@ -1,0 +1,38 @@
+"""Text normalization shared by the duplicate checks (and any checker that compares text).
+
+Two texts that differ only in Unicode form, letter case or spacing are the same example to a
+model's tokenizer-level memory, so exact and near duplicate detection compare them after
+this normalization. Each step can be turned off.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import xxhash
+
+
+@dataclass(frozen=True)
+class Normalization:
+    nfkc: bool = True  # fold compatibility forms: fullwidth letters, ligatures, non-breaking spaces
+    casefold: bool = True  # "Straße" and "STRASSE" compare equal; stronger than lower()
+    collapse_whitespace: bool = True  # runs of spaces, tabs and newlines become one space; ends trimmed
+
+
+def normalize_text(text: str, how: Normalization = Normalization()) -> str:
+    """`text` after the steps `how` enables, in the order NFKC, casefold, whitespace."""
+    if how.nfkc and not text.isascii():  # ASCII is already NFKC; skipping it is much faster
+        text = unicodedata.normalize("NFKC", text)
+    if how.casefold:
+        text = text.casefold()
+    if how.collapse_whitespace:
+        text = " ".join(text.split())
+    return text
+
+
+def text_key(text: str, how: Normalization = Normalization()) -> int:
+    """A 64-bit key of the normalized text: equal texts, equal keys (xxh3; collisions ~2^-64)."""
+    return xxhash.xxh3_64_intdigest(normalize_text(text, how).encode("utf-8", "surrogatepass"))
+
+
+__all__ = ["Normalization", "normalize_text", "text_key"]
