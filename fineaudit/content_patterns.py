@@ -1,0 +1,248 @@
+"""The pattern tables of the `content` check, and the small detectors that use them.
+
+Each detector takes one text and yields (code, matched text) pairs. They are ordered so that
+the cheap work comes first: every regex is guarded by plain substring anchors (`str.__contains__`
+is memchr-fast), because Python's `re` tries every alternative at every position and a guarded
+scan is 20-50x faster on text that has nothing to find, which is nearly all text.
+"""
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import ftfy
+import ftfy.badness
+import phonenumbers
+
+Hit = tuple[str, str]  # (finding code, the matched text)
+
+
+@dataclass(frozen=True)
+class SecretPattern:
+    code: str
+    anchors: tuple[str, ...]  # lower-cased substrings, one of which every match contains
+    regex: re.Pattern[str]
+    needs_digit: bool = False  # real tokens mix digits in; hyphenated words do not
+
+
+_B = r"(?<![A-Za-z0-9_\-])"  # no token character before: 'task-force' holds no 'sk-' key
+SECRET_PATTERNS: tuple[SecretPattern, ...] = (
+    SecretPattern("content.openai_key", ("sk-",),
+                  re.compile(_B + r"sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_\-]{20,}"), True),
+    SecretPattern("content.aws_key", ("akia", "asia"),
+                  re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
+    SecretPattern("content.github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+                  re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})")),
+    SecretPattern("content.slack_token", ("xox",),
+                  re.compile(_B + r"xox[abposr]-[A-Za-z0-9\-]{10,}"), True),
+    SecretPattern("content.google_api_key", ("aiza",),
+                  re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}")),
+    SecretPattern("content.private_key", ("private key",),
+                  re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
+    SecretPattern("content.jwt", ("eyj",),
+                  re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+)
+# a value assigned to a credential-like name: judged by its entropy, not its shape
+_CREDENTIAL = re.compile(
+    r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?key|auth[_-]?token|"
+    r"access[_-]?token|token|password|passwd|pwd|client[_-]?secret)\b[\"']?\s*[:=]\s*[\"']?"
+    r"([A-Za-z0-9/+_\-.=]{16,})")
+_CREDENTIAL_ANCHORS = ("key", "secret", "token", "pass", "pwd")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+MIN_CREDENTIAL_ENTROPY = 3.5  # bits per character; English words score below, random tokens above
+
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,})\b")
+_FILE_SUFFIX_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf"}  # icon@2x.png is not a person
+_DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d[\d ().\-]{5,}\d(?![\w])")
+_CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?!\d|\.\d)")  # not the decimals of 50.2654824574366
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+
+# lower-cased, apostrophes straightened; guarded by the anchors below
+_AI_DISCLAIMER = re.compile(
+    r"as an ai(?: language model| assistant| model)?\b|as a (?:large )?language model|"
+    r"i(?: am|'m) (?:just |only )?an ai\b|i do(?: not|n't) have (?:personal )?(?:opinions|feelings|"
+    r"emotions|beliefs|preferences)|my (?:knowledge cutoff|training data)|i do(?: not|n't) have "
+    r"(?:access to )?real-time")
+_REFUSAL = re.compile(
+    r"i(?: cannot|can't|'m unable to| am unable to|'m not able to| am not able to) "
+    r"(?:assist|help|fulfill|comply|provide|create|generate|engage)|i'm sorry, but|i am sorry, but|"
+    r"i apologi[sz]e, but|i must decline|i won't be able to")
+_BOILERPLATE_ANCHORS = ("as an ai", "language model", "an ai", "have personal", "opinions",
+                        "knowledge cutoff", "training data", "real-time")
+_REFUSAL_ANCHORS = ("cannot", "can't", "unable", "not able", "sorry", "apologi", "decline", "won't be")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LITERAL_UNICODE = re.compile(r"\\u[0-9a-fA-F]{4}")
+_HTML_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|nbsp|#\d{2,5}|#x[0-9a-fA-F]{2,4});")
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
+
+# a whole field that says "nothing here"; compared after _squash
+WHOLE_FIELD_PLACEHOLDERS = frozenset({
+    "noinput", "ninput", "noinputneeded", "noinputrequired", "n/a", "n.a", "todo", "tbd", "fixme",
+    "placeholder", "null", "nan", "undefined", "insertanswerhere", "answerhere", "xxx"})
+_SQUASH = re.compile(r"[\s<>\"'\\`*_\[\]()]+")
+_TEMPLATE = re.compile(
+    r"<(?!(?:BR|HR|DIV|P|B|I|U|UL|OL|LI|TD|TR|TH|HTML|BODY|HEAD|TABLE|SPAN|IMG|EOS|BOS|EOF|PAD|"
+    r"UNK|CLS|SEP|MASK|S)>)[A-Z][A-Z_]{2,}>"
+    r"|\{\{\s*[A-Za-z_][\w.]*\s*\}\}"
+    r"|\[(?:[Yy]our|[Ii]nsert|[Ee]nter|[Rr]ecipient|[Cc]ompany|[Nn]ame of)\b[^\]\n]{0,40}\]")
+_NEAR_EMPTY = re.compile(r"[\s.\-_*?…·,;:!'\"`~]*")
+_WORD = re.compile(r"\w\w+")
+
+
+def mask(secret: str) -> str:
+    """Enough of a secret to find it, never enough to use it: 'sk-ab…yz (43 chars)'."""
+    keep = 5 if len(secret) >= 20 else 2
+    return f"{secret[:keep]}…{secret[-2:]} ({len(secret)} chars)"
+
+
+def entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
+
+
+def find_secrets(text: str, lower: str) -> Iterator[Hit]:
+    for pattern in SECRET_PATTERNS:
+        if any(a in lower for a in pattern.anchors):
+            for m in pattern.regex.finditer(text):
+                if not pattern.needs_digit or any(ch.isdigit() for ch in m.group()):
+                    yield pattern.code, m.group()
+    if any(a in lower for a in _CREDENTIAL_ANCHORS):
+        for m in _CREDENTIAL.finditer(text):
+            if _looks_random(m.group(1)):
+                yield "content.credential", m.group(1)
+
+
+def _looks_random(value: str) -> bool:
+    """A credential, not an identifier: UUIDs and hex digests (git SHAs) name things, they unlock nothing."""
+    if _UUID.fullmatch(value) or _HEX.fullmatch(value) and len(value) <= 64:
+        return False
+    has_digit, has_alpha = any(c.isdigit() for c in value), any(c.isalpha() for c in value)
+    return has_digit and has_alpha and entropy(value) >= MIN_CREDENTIAL_ENTROPY
+
+
+def find_pii(text: str, region: str) -> Iterator[Hit]:
+    if "@" in text:
+        for m in _EMAIL.finditer(text):
+            if m.group(1).lower() not in _FILE_SUFFIX_TLDS:
+                yield "content.email", m.group()
+    if not any(ch.isdigit() for ch in text):
+        return
+    for m in _CARD.finditer(text):
+        if _is_card(m.group()):
+            yield "content.credit_card", m.group()
+    for m in _IPV4.finditer(text):
+        if _is_public_ip(m.group()):
+            yield "content.ip_address", m.group()
+    prose = strip_code(text)  # digits in code are constants, not phone numbers
+    if _DIGIT_RUN.search(prose):  # phonenumbers is thorough but slow: only where a number may be
+        for match in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
+            if _written_as_phone(match.raw_string) and not _is_card(match.raw_string):
+                yield "content.phone", match.raw_string
+
+
+def _written_as_phone(raw: str) -> bool:
+    """A bare run of digits (14159265359) is a number; people write phones with separators or +."""
+    return raw.startswith("+") or any(not c.isdigit() for c in raw)
+
+
+def _is_card(candidate: str) -> bool:
+    """Luhn-valid, 13-19 digits, and an issuer prefix (Visa, Mastercard, Amex, Discover, JCB, ...)."""
+    digits = [int(c) for c in candidate if c.isdigit()]
+    if not 13 <= len(digits) <= 19 or digits[0] not in (2, 3, 4, 5, 6):
+        return False
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits)))
+    return total % 10 == 0
+
+
+def _is_public_ip(candidate: str) -> bool:
+    """Only globally routable addresses: 192.168.0.1 and 127.0.0.1 in a tutorial identify nobody."""
+    if sum(len(octet) >= 2 for octet in candidate.split(".")) < 2:
+        return False  # 1.7.7.3 is a section or version number far more often than a host
+    try:
+        return ipaddress.IPv4Address(candidate).is_global
+    except ValueError:
+        return False
+
+
+def find_boilerplate(text: str, lower: str) -> Iterator[Hit]:
+    straight = lower.replace("\u2019", "'") if "\u2019" in lower else lower
+    if any(a in straight for a in _BOILERPLATE_ANCHORS):
+        if m := _AI_DISCLAIMER.search(straight):
+            yield "content.ai_disclaimer", m.group()
+    if any(a in straight for a in _REFUSAL_ANCHORS):
+        if m := _REFUSAL.search(straight):
+            yield "content.refusal", m.group()
+
+
+def find_encoding(text: str, is_response: bool) -> Iterator[Hit]:
+    if not text.isascii():
+        if "\ufffd" in text:
+            yield "content.replacement_char", _around(text, text.index("\ufffd"))
+        if ftfy.badness.is_bad(text):
+            yield "content.mojibake", _mojibake_excerpt(text)
+    if m := _CONTROL.search(text):
+        yield "content.control_chars", f"U+{ord(m.group()):04X} at offset {m.start()}"
+    if "\\" in text or "&" in text:
+        prose = strip_code(text)
+        if m := (_LITERAL_UNICODE.search(prose) or _HTML_ENTITY.search(prose)):
+            yield "content.escape_sequence", m.group()
+        elif is_response and "\n" not in prose and prose.count("\\n") >= 2:
+            # a response whose newlines were escaped twice teaches the model to write "\n";
+            # in a prompt it is usually a quoted string of code
+            yield "content.escape_sequence", "\\n"
+
+
+def _mojibake_excerpt(text: str) -> str:
+    m = ftfy.badness.BADNESS_RE.search(text)
+    if m is None:
+        return "mixed-up characters (run ftfy.fix_text on it)"
+    start, end = max(0, m.start() - 15), m.end() + 15
+    return f"{text[start:end]!r} (ftfy reads it as {ftfy.fix_text(text[start:end])!r})"
+
+
+def _around(text: str, at: int, width: int = 20) -> str:
+    return repr(text[max(0, at - width): at + width])
+
+
+def strip_code(text: str) -> str:
+    """Text without code blocks and inline code, where braces, entities and escapes are legitimate."""
+    return _CODE.sub(" ", text) if "`" in text else text
+
+
+def find_placeholders(text: str) -> Iterator[Hit]:
+    if len(text) <= 40 and _squash(text) in WHOLE_FIELD_PLACEHOLDERS:
+        yield "content.placeholder", text.strip()
+        return
+    if "<" in text or "{{" in text or "[" in text:
+        if m := _TEMPLATE.search(strip_code(text)):
+            yield "content.template_placeholder", m.group()
+
+
+def _squash(text: str) -> str:
+    return _SQUASH.sub("", text.lower()).rstrip(".:") if text else ""
+
+
+def is_near_empty(text: str) -> bool:
+    return _NEAR_EMPTY.fullmatch(text) is not None
+
+
+def repeated_unit(text: str, min_words: int, max_distinct_ratio: float) -> str | None:
+    """The phrase a degenerate response repeats, or None for a normal one."""
+    words = _WORD.findall(text.lower())  # \w\w+: a melody "C D D D" is not a loop
+    if len(words) < min_words or len(set(words)) > 0.5 * len(words):  # cheap test first
+        return None
+    trigrams = Counter(zip(words, words[1:], words[2:]))
+    if len(trigrams) > max_distinct_ratio * (len(words) - 2):
+        return None
+    stripped = text.strip()
+    period = (stripped + stripped).find(stripped, 1)  # exact repetition: the shortest period
+    if 0 < period < len(stripped):
+        return f"{stripped[:period][:60]!r} x{len(stripped) // period}"
+    top = " ".join(trigrams.most_common(1)[0][0])
+    return f"{top!r} and {len(trigrams) - 1} other word 3-grams over {len(words)} words"

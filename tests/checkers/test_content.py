@@ -1,0 +1,213 @@
+"""The content check: one table of small cases per kind, then the corpus, real data and reports."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fineaudit
+from fineaudit.checkers.content import ContentParams, scan_text
+from fineaudit.content_patterns import mask
+from fineaudit.core import CheckResult
+from tests.conftest import REALDATA, chat, write_jsonl
+
+OPENAI_KEY = "sk-" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0"
+AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+def codes(text: str, role: str = "response") -> set[str]:
+    return {code for code, _ in scan_text(text, role, ContentParams())}
+
+
+@pytest.mark.parametrize("text, expected", [
+    (f"use key={OPENAI_KEY} here", "content.openai_key"),
+    (f"aws_access_key_id = {AWS_KEY}", "content.aws_key"),
+    (f"export GH_TOKEN={GITHUB}", "content.github_token"),
+    ("SLACK=xoxb-123456789012-abcdefghijkl", "content.slack_token"),
+    ("maps key AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "content.google_api_key"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow...", "content.private_key"),
+    (f"Authorization: Bearer {JWT}", "content.jwt"),
+    ('api_key = "a8F3kL9qZ2xW7vB1nM4p"', "content.credential"),
+])
+def test_secret_is_found(text: str, expected: str) -> None:
+    assert expected in codes(text)
+
+
+@pytest.mark.parametrize("text", [
+    "the task-force met at sk-level",  # 'sk-' inside words
+    "use sk-learn-compatible-estimators-everywhere",  # no digit: a hyphenated word
+    "token = 550e8400-e29b-41d4-a716-446655440000",  # a UUID names a thing, it unlocks nothing
+    "secret_commit = 3f786850e387550fdab836ed7e6dc881de23001b",  # a git SHA
+    "password: correcthorsebatterystaple",  # a word, low entropy, no digit
+    "![img](data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk)",
+])
+def test_near_miss_is_not_a_secret(text: str) -> None:
+    assert not {c for c in codes(text) if c in SECRET_CODES}
+
+
+SECRET_CODES = {"content.openai_key", "content.aws_key", "content.github_token", "content.slack_token",
+                "content.google_api_key", "content.private_key", "content.jwt", "content.credential"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Write to jane.roe@example.com today.", {"content.email"}),
+    ("The regex matches user@example.com but not user@", {"content.email"}),  # an example is still an e-mail
+    ("the icon@2x.png asset", set()),
+    ("Call +44 20 7946 0958 after nine", {"content.phone"}),
+    ("call (415) 555-2671 now", {"content.phone"}),
+    ("count 1 2 3 4 5 6 7 8 9 10", set()),
+    ("pi is 3.14159265359", set()),
+    ("card 4111 1111 1111 1111 exp 12/29", {"content.credit_card"}),
+    ("card 4111 1111 1111 1112", set()),  # fails Luhn
+    ("the area is 50.26548245743669 cm", set()),  # decimals, not a card
+    ("server at 81.2.69.160 logged it", {"content.ip_address"}),
+    ("router 192.168.1.1 and docs 203.0.113.5", set()),  # private and documentation ranges
+    ("see section 1.7.7.3", set()),
+])
+def test_pii(text: str, expected: set[str]) -> None:
+    assert {c for c in codes(text) if c in PII_CODES} == expected
+
+
+PII_CODES = {"content.email", "content.phone", "content.credit_card", "content.ip_address"}
+
+
+@pytest.mark.parametrize("text, role, expected", [
+    ("As an AI language model, I have no opinions.", "response", {"content.ai_disclaimer"}),
+    ("I\u2019m sorry, but I can\u2019t help with that.", "response", {"content.refusal"}),
+    ("I cannot assist with hacking.", "response", {"content.refusal"}),
+    ("As an AI language model, what do you think?", "prompt", set()),  # the user may say it
+    ("I'm sorry to hear that. Try resting.", "response", set()),
+    ("The model cannot fly.", "response", set()),
+])
+def test_boilerplate(text: str, role: str, expected: set[str]) -> None:
+    assert {c for c in codes(text, role) if c in ("content.ai_disclaimer", "content.refusal")} == expected
+
+
+@pytest.mark.parametrize("text, role, expected", [
+    ("caf\ufffd au lait", "response", {"content.replacement_char"}),
+    ("cafÃ© and dÃ©jÃ  vu", "response", {"content.mojibake"}),
+    ("Itâ€™s broken", "response", {"content.mojibake"}),
+    ("naïve café, It’s fine", "response", set()),
+    ("bell\x07 rang", "response", {"content.control_chars"}),
+    ("Tom &amp; Jerry", "response", {"content.escape_sequence"}),
+    ("caf\\u00e9 is open", "response", {"content.escape_sequence"}),
+    ("line one\\nline two\\nline three", "response", {"content.escape_sequence"}),
+    ("s = 'a\\nb\\nc'", "prompt", set()),  # a quoted string of code in a prompt
+    ("```\nprint('caf\\u00e9 &amp;')\n```", "response", set()),  # code may escape
+])
+def test_encoding(text: str, role: str, expected: set[str]) -> None:
+    encoding = {"content.replacement_char", "content.mojibake", "content.control_chars", "content.escape_sequence"}
+    assert {c for c in codes(text, role) if c in encoding} == expected
+
+
+@pytest.mark.parametrize("text, role, expected", [
+    ("<noinput>", "prompt", {"content.placeholder"}),
+    ("No input.", "prompt", {"content.placeholder"}),
+    ("\\<noinput\\>", "prompt", {"content.placeholder"}),
+    ("N/A", "response", {"content.placeholder"}),
+    ("TODO", "response", {"content.placeholder"}),
+    ("Na", "response", set()),  # sodium
+    ("Hi, I am <NAME>, made by <AUTHOR>.", "response", {"content.template_placeholder"}),
+    ("Hello {{user_name}}, welcome!", "response", {"content.template_placeholder"}),
+    ("Best regards,\n[Your Name]", "response", {"content.template_placeholder"}),
+    ("Use List<T> and <br> tags", "response", set()),
+    ("In Jinja write `{{ name }}`.", "response", set()),
+    ("", "response", {"content.empty_response"}),
+    ("   ", "response", {"content.empty_response"}),
+    ("...", "response", {"content.empty_response"}),
+    ("2", "response", set()),
+    ("", "prompt", set()),  # an empty input field is normal
+    ("Eat a banana!" * 30, "response", {"content.repetition"}),
+    ("the cat sat on the mat " * 8, "response", {"content.repetition"}),
+    ("C D D D D D D D D D D E E C C C C C C C C", "response", set()),  # a melody
+    ("A normal answer that explains the idea in a few plain words and stops.", "response", set()),
+])
+def test_placeholders_empty_and_repetition(text: str, role: str, expected: set[str]) -> None:
+    kinds = {"content.placeholder", "content.template_placeholder", "content.empty_response", "content.repetition"}
+    assert {c for c in codes(text, role) if c in kinds} == expected
+
+
+def test_mask_never_shows_the_secret() -> None:
+    shown = mask(OPENAI_KEY)
+    assert shown == f"sk-a1…t0 ({len(OPENAI_KEY)} chars)" and OPENAI_KEY not in shown
+
+
+def test_invalid_action_is_a_config_error(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [chat("hi", "hello")])
+    result = run_cli("audit", path, "--set", "content.pii=explode")
+    assert result.exit_code == 2 and "pii" in result.stderr
+
+
+def content_of(data: Any, **kwargs: Any) -> CheckResult:
+    return fineaudit.audit(data, only=["content"], max_findings=0, **kwargs).checks["content"]
+
+
+def test_secret_fails_and_pii_warns_by_default(tmp_path: Path) -> None:
+    secret = write_jsonl(tmp_path / "s.jsonl", [chat("key?", f"it is {OPENAI_KEY}"), chat("hi", "hello.")])
+    pii = write_jsonl(tmp_path / "p.jsonl", [chat("mail?", "jane@example.com"), chat("hi", "hello.")])
+    assert content_of(secret).status.value == "fail"
+    assert content_of(pii).status.value == "warn"
+    assert content_of(secret, settings=["content.secrets=warn"]).status.value == "warn"
+    relaxed = content_of(pii, settings=["content.max_pii_fraction=0.6"])
+    assert relaxed.status.value == "pass" and relaxed.metrics["pii_records"] == 1
+
+
+def test_no_full_secret_in_any_report(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+    secrets = [OPENAI_KEY, AWS_KEY, GITHUB, JWT, "4111 1111 1111 1111"]
+    records = [chat("what is the key?", f"Use {s} to log in.") for s in secrets] + [chat("hi", "hello.")] * 3
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    result = run_cli("audit", path, "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md",
+                     "--max-findings", "0")
+    report = json.loads((tmp_path / "r.json").read_text())
+    content = next(c for c in report["checks"] if c["name"] == "content")
+    assert content["status"] == "fail" and content["metrics"]["secret_records"] == 4
+    for text in (result.stdout, result.stderr, (tmp_path / "r.json").read_text(), (tmp_path / "r.md").read_text()):
+        for secret in secrets:
+            assert secret not in text
+
+
+# --------------------------------------------------------------------------- corpus and real data
+
+
+def test_every_planted_email_key_and_empty_response_is_found(make_corpus: Callable[..., Any]) -> None:
+    path, truth = make_corpus("--records", "2000", "--defects")
+    # batches of 400: the scan runs in worker processes as it does on large data
+    result = content_of(path, config={"batch_size": 400})
+    found: dict[str, set[int]] = {}
+    for f in result.findings:
+        found.setdefault(f.code, set()).add(f.line)
+    planted = truth["defects"]
+    assert found["content.email"] == {i + 1 for i in planted["email"]}
+    assert found["content.openai_key"] == {i + 1 for i in planted["api_key"]}
+    assert {i + 1 for i in planted["empty_response"]} <= found["content.empty_response"]
+    assert result.metrics["secret_records"] == len(planted["api_key"])
+    assert result.status.value == "fail"
+
+
+@pytest.fixture(scope="module")
+def alpaca() -> CheckResult:
+    return content_of(REALDATA / "alpaca" / "alpaca_5000_original_sample.json")
+
+
+def test_alpaca_empty_outputs_and_no_input_placeholders(alpaca: CheckResult) -> None:
+    empty = {f.records[0] for f in alpaca.findings if f.code == "content.empty_response"}
+    assert empty == {2335, 4658}
+    no_input = {f.records[0] for f in alpaca.findings if f.code == "content.placeholder" and f.field == "input"}
+    assert {24, 93, 211, 1136, 1684, 2351, 2800} <= no_input and len(no_input) >= 50
+
+
+def test_llama_factory_unfilled_name_placeholders() -> None:
+    result = content_of(REALDATA / "llama_factory_legacy" / "self_cognition.json")
+    named = [f for f in result.findings if f.code == "content.template_placeholder"]
+    assert len(named) >= 70 and any("<NAME>" in f.message for f in named)
+
+
+def test_cookbook_banana_repetition() -> None:
+    result = content_of(REALDATA / "openai_cookbook" / "toy_chat_fine_tuning.jsonl")
+    [finding] = [f for f in result.findings if f.code == "content.repetition"]
+    assert finding.records == (4,) and finding.line == 5 and "Eat a banana!" in finding.message
