@@ -1,20 +1,25 @@
 """The format check: every record parses and follows its layout's schema and chat rules."""
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import Any
 
 import orjson
+import xxhash
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
 from fineaudit.formats import KNOWN_ROLES, LAYOUTS, Message, chat_messages, schema
 
 FINDINGS_PER_BATCH = 2000  # enough to report; counts stay exact beyond it
+EXAMPLES = 20  # minority records named per style finding
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,60 @@ class FormatParams:
         "help": "fail when more than this share of records is invalid (0 = any invalid record fails)"})
     warn_mixed_fields: bool = field(default=True, metadata={
         "help": "warn when records carry different sets of top-level keys"})
+    warn_style_mix: bool = field(default=True, metadata={
+        "help": "warn when responses mix styles (markdown, final punctuation) or chats mix system prompts"})
+    mix_low: float = field(default=0.1, metadata={
+        "help": "a style shared by more than this share of responses, and fewer than mix_high, is a mix"})
+    mix_high: float = field(default=0.9, metadata={"help": "upper end of the style mix band"})
+    output_schema: str = field(default="", metadata={
+        "help": "JSON Schema file every assistant response must match as JSON ('' = responses are free text)"})
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.mix_low <= self.mix_high <= 1.0:
+            raise ValueError(f"need 0 <= mix_low <= mix_high <= 1, not {self.mix_low}, {self.mix_high}")
+        if self.output_schema:
+            load_output_schema(self.output_schema)  # a bad schema is a config error, before data is read
+
+
+def load_output_schema(path: str) -> str:
+    """The schema file's text, checked to be a valid JSON Schema; ValueError says what is wrong."""
+    try:
+        text = Path(path).read_text("utf-8")
+        Draft202012Validator.check_schema(json.loads(text))
+    except OSError as exc:
+        raise ValueError(f"output_schema {path}: cannot read it ({exc.strerror or exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"output_schema {path}: not JSON ({exc})") from None
+    except SchemaError as exc:
+        raise ValueError(f"output_schema {path}: not a valid JSON Schema ({exc.message})") from None
+    return text
+
+
+@dataclass
+class Share:
+    """How many responses have one style property, with the first few on each side."""
+
+    total: int = 0
+    hits: int = 0
+    yes: list[int] = field(default_factory=list)
+    no: list[int] = field(default_factory=list)
+
+    def note(self, index: int, flag: bool) -> None:
+        self.total += 1
+        self.hits += flag
+        side = self.yes if flag else self.no
+        if len(side) < EXAMPLES:
+            side.append(index)
+
+    def add(self, other: Share) -> None:
+        self.total += other.total
+        self.hits += other.hits
+        self.yes.extend(other.yes[: EXAMPLES - len(self.yes)])
+        self.no.extend(other.no[: EXAMPLES - len(self.no)])
+
+    @property
+    def fraction(self) -> float:
+        return self.hits / self.total if self.total else 0.0
 
 
 @dataclass
@@ -34,8 +93,13 @@ class FormatTally:
     errors_by_kind: Counter[str] = field(default_factory=Counter)
     field_sets: dict[tuple[str, ...], list[int]] = field(default_factory=dict)  # keys -> [count, first index...]
     findings: list[Finding] = field(default_factory=list)
+    styles: dict[str, Share] = field(default_factory=lambda: {k: Share() for k in STYLES})
+    system_prompts: Counter[int] = field(default_factory=Counter)  # hash of the system prompt -> chats
 
     def add(self, other: FormatTally) -> FormatTally:
+        for name, share in other.styles.items():
+            self.styles[name].add(share)
+        self.system_prompts.update(other.system_prompts)
         self.invalid += other.invalid
         self.unparsable += other.unparsable
         self.errors_by_kind.update(other.errors_by_kind)
@@ -128,7 +192,69 @@ def _problems(obj: dict[str, Any], layout: str) -> Iterator[tuple[str, str, str]
         yield from _schema_problems(error, None)
 
 
-def tally_batch(layout: str, batch: RecordBatch) -> FormatTally:
+# --------------------------------------------------------------------------- style consistency
+
+STYLES = ("markdown", "no_final_punctuation", "template_marker", "no_system_prompt")
+_MARKDOWN = re.compile(r"^ {0,3}#{1,6} \S|^\s*(?:[-*+]|\d{1,3}[.)]) +\S|```|\*\*[^*\n]+\*\*|^\|.+\|\s*$", re.M)
+_FINAL = frozenset(".!?…。！？;:)]}\"'”’»`*>")
+# chat-template tokens and prompt-format headings: the trainer adds these, the data should not
+_TEMPLATE_MARKER = re.compile(
+    r"<\|[a-z_]+\|>|\[/?INST\]|</?s>|<<SYS>>|^#{2,3} ?(?:Response|Instruction|Input|Human|Assistant)\s*:",
+    re.M | re.I)
+
+
+def _note_style(tally: FormatTally, index: int, response: str, text: str, system: str | None,
+                layout: str) -> None:
+    body = response.rstrip()
+    if body:
+        tally.styles["markdown"].note(index, _MARKDOWN.search(body) is not None)
+        tally.styles["no_final_punctuation"].note(index, body[-1] not in _FINAL)
+    tally.styles["template_marker"].note(index, _TEMPLATE_MARKER.search(text) is not None)
+    if layout == "chat":
+        tally.styles["no_system_prompt"].note(index, not system)
+        if system:
+            tally.system_prompts[xxhash.xxh3_64_intdigest(system.encode("utf-8"))] += 1
+
+
+# --------------------------------------------------------------------------- output schema
+
+
+@lru_cache(maxsize=4)
+def _output_validator(schema_text: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_text))
+
+
+def response_fields(obj: dict[str, Any], layout: str) -> Iterator[tuple[str, Any]]:
+    """(field path, value) of what the model must learn to produce: the structured output."""
+    if layout == "chat":
+        for m in chat_messages(obj):
+            if m.role == "assistant" and isinstance(m.content, str):
+                yield f"{m.path}.{'content' if 'messages' in obj else 'value'}", m.content
+        return
+    key = {"instruction": "output" if "output" in obj else "response", "completion": "completion",
+           "preference": "chosen"}.get(layout)
+    if key and isinstance(obj.get(key), str):
+        yield key, obj[key]
+
+
+def _json_path(parts: Sequence[Any]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+def _output_problems(obj: dict[str, Any], layout: str, schema_text: str) -> Iterator[tuple[str, str, str]]:
+    for where, value in response_fields(obj, layout):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            yield "format.output_not_json", where, f"{where} is not JSON ({exc}); output_schema expects JSON"
+            continue
+        error = best_match(_output_validator(schema_text).iter_errors(parsed))
+        if error is not None:
+            yield ("format.output_schema", where,
+                   f"{where} does not match output_schema at {_json_path(error.absolute_path)}: {error.message}")
+
+
+def tally_batch(layout: str, batch: RecordBatch, output_schema: str = "") -> FormatTally:
     tally = FormatTally()
     for i, raw in enumerate(batch.raw):
         index, line, error = batch.index[i], batch.line[i], batch.error[i]
@@ -147,6 +273,9 @@ def tally_batch(layout: str, batch: RecordBatch) -> FormatTally:
         if len(entry) < 21:
             entry.append(index)
         problems = list(_problems(obj, layout)) if layout in LAYOUTS else []
+        if output_schema and isinstance(obj, dict):
+            problems += _output_problems(obj, layout, output_schema)
+        _note_style(tally, index, batch.response[i], batch.text[i], batch.system[i], layout)
         if problems:
             tally.invalid += 1
         for code, where, message in problems:
@@ -183,15 +312,25 @@ class FormatChecker(Checker):
         "format.no_assistant_turn": "a chat without an assistant turn",
         "format.last_turn_not_assistant": "a chat whose last turn is not the assistant's",
         "format.inconsistent_fields": "records carry different sets of top-level keys",
+        "format.markdown_mix": "some responses use markdown and others do not (names the minority)",
+        "format.punctuation_mix": "some responses end with final punctuation and others do not (names the minority)",
+        "format.template_marker": "records carry chat-template tokens or prompt headings (<|im_start|>, ### Response:)",
+        "format.system_prompt_mix": "some chats have a system prompt and others do not (names the minority)",
+        "format.output_not_json": "a response is not JSON although output_schema is set",
+        "format.output_schema": "a response does not match output_schema (message gives the JSON path)",
     }
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: FormatParams = ctx.params
         tally = FormatTally()
-        for part in data.map_batches(partial(tally_batch, ctx.format), desc="validating format"):
+        schema_text = load_output_schema(p.output_schema) if p.output_schema else ""
+        for part in data.map_batches(partial(tally_batch, ctx.format, output_schema=schema_text),
+                                     desc="validating format"):
             tally.add(part)
         findings = sorted(tally.findings, key=lambda f: f.records)
         findings += self._field_set_findings(tally)
+        style_findings = _style_findings(tally, p) if p.warn_style_mix else []
+        findings += style_findings
         total = len(data)
         metrics = {
             "format": ctx.format, "records": total, "invalid_records": tally.invalid,
@@ -199,10 +338,17 @@ class FormatChecker(Checker):
             "field_set_counts": [{"fields": list(k), "records": v[0]} for k, v in
                                  sorted(tally.field_sets.items(), key=lambda kv: -kv[1][0])[:10]],
             "errors_by_kind": dict(sorted(tally.errors_by_kind.items())),
+            **_style_metrics(tally, ctx.format),
         }
-        thresholds = {"max_invalid_fraction": p.max_invalid_fraction}
+        thresholds = {"max_invalid_fraction": p.max_invalid_fraction, "mix_low": p.mix_low,
+                      "mix_high": p.mix_high, "output_schema": p.output_schema or None}
         invalid_fraction = tally.invalid / total if total else 0.0
-        result = self.result(*self._status(tally, invalid_fraction, p), metrics,
+        status, summary = self._status(tally, invalid_fraction, p)
+        if style_findings and status is not Status.FAIL:
+            status = Status.WARN
+            mixes = "; ".join(f.message.split(":")[0] for f in style_findings)
+            summary = mixes if summary.startswith(("every record", "0 invalid")) else f"{summary}; {mixes}"
+        result = self.result(status, summary, metrics,
                              findings=findings, thresholds=thresholds, score=1.0 - invalid_fraction)
         return result if len(findings) >= sum(tally.errors_by_kind.values()) else \
             _with_total(result, sum(tally.errors_by_kind.values()) + len(findings) - len(tally.findings))
@@ -231,6 +377,42 @@ class FormatChecker(Checker):
                                f"{count} records have fields [{', '.join(keys)}] unlike the {ranked[0][1][0]} "
                                f"with [{', '.join(ranked[0][0])}] ({diff})", tuple(examples)))
         return out
+
+
+def _style_metrics(tally: FormatTally, layout: str) -> dict[str, Any]:
+    styles = tally.styles
+    metrics: dict[str, Any] = {
+        "markdown_fraction": round(styles["markdown"].fraction, 4),
+        "no_final_punctuation_fraction": round(styles["no_final_punctuation"].fraction, 4),
+        "template_marker_records": styles["template_marker"].hits,
+        "template_marker_fraction": round(styles["template_marker"].fraction, 4),
+    }
+    if layout == "chat":
+        metrics["system_prompts"] = len(tally.system_prompts)
+        metrics["missing_system_fraction"] = round(styles["no_system_prompt"].fraction, 4)
+    return metrics
+
+
+_MIX_WORDING = {"markdown": ("format.markdown_mix", "responses with markdown", "without"),
+                "no_final_punctuation": ("format.punctuation_mix", "responses without final punctuation", "with it"),
+                "no_system_prompt": ("format.system_prompt_mix", "chats without a system prompt", "with one")}
+
+
+def _style_findings(tally: FormatTally, p: FormatParams) -> list[Finding]:
+    """A mix in the middle band teaches inconsistency; name the minority so it can be fixed."""
+    out = []
+    for style, (code, what, other) in _MIX_WORDING.items():
+        share = tally.styles[style]
+        if share.total and p.mix_low <= share.fraction <= p.mix_high:
+            minority, side = (share.yes, what) if share.fraction <= 0.5 else (share.no, f"the others ({other})")
+            out.append(Finding(code, f"{share.hits} of {share.total} {what} ({share.fraction:.0%}): "
+                               f"a mix; the minority is {side}", tuple(minority)))
+    markers = tally.styles["template_marker"]
+    if 0 < markers.hits < markers.total:  # every record with markers is a text format, not a leak
+        out.append(Finding("format.template_marker", f"{markers.hits} of {markers.total} records carry "
+                           "chat-template tokens or prompt headings: the trainer adds these, the data "
+                           "should not", tuple(markers.yes)))
+    return out
 
 
 def _with_total(result: CheckResult, total: int) -> CheckResult:
