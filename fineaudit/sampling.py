@@ -1,0 +1,135 @@
+"""`fineaudit sample`: a stratified, seeded random sample of records for a person to read.
+
+Strata are the labels when records have one, else four length bands (quartiles of the
+record's character length: reading only short records hides the problems of long ones).
+Each stratum gets a share of the sample proportional to its size, and at least one record
+while the sample has room, so a rare class is always seen. Within a stratum the records are
+picked with `engines.grouping.sample_indices`, the seeded hash every engine shares: the same
+seed gives the same sample.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fineaudit.config import Config
+from fineaudit.core import Record, RecordBatch
+from fineaudit.engines.grouping import sample_indices
+from fineaudit.formats import as_text, chat_messages, detect_layout
+from fineaudit.loaders import open_source
+
+LENGTH_BANDS = ("shortest quarter", "second quarter", "third quarter", "longest quarter")
+
+
+def strata_batch(batch: RecordBatch) -> tuple[list[int], list[str | None], list[int]]:
+    """(index, label, character length) of every parsable record of a batch."""
+    rows = [i for i, e in enumerate(batch.error) if e is None]
+    return ([batch.index[i] for i in rows], [batch.label[i] for i in rows], [len(batch.text[i]) for i in rows])
+
+
+def strata(index: Sequence[int], labels: Sequence[str | None], lengths: Sequence[int]) -> tuple[str, dict[str, list[int]]]:
+    """How the records are stratified, and the record indices of each stratum."""
+    groups: dict[str, list[int]] = {}
+    if any(label is not None for label in labels):
+        for i, label in zip(index, labels):
+            groups.setdefault("(no label)" if label is None else label, []).append(i)
+        return "label", groups
+    cuts = np.percentile(np.asarray(lengths), [25, 50, 75]) if len(lengths) else np.zeros(3)
+    bands = np.searchsorted(cuts, np.asarray(lengths), side="left")
+    for i, band in zip(index, bands.tolist()):
+        groups.setdefault(LENGTH_BANDS[band], []).append(i)
+    return "length band", groups
+
+
+def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
+    """Proportional shares (largest remainder), with at least one per stratum while n allows."""
+    total = sum(sizes.values())
+    if n >= total:
+        return dict(sizes)
+    order = sorted(sizes, key=lambda k: (sizes[k], k))  # smallest strata get their one first
+    floor = {k: 1 if i < n else 0 for i, k in enumerate(order)}
+    left = n - sum(floor.values())
+    exact = {k: left * sizes[k] / total for k in sizes}
+    shares = {k: min(sizes[k], floor[k] + int(exact[k])) for k in sizes}
+    for k in sorted(sizes, key=lambda k: (-(exact[k] - int(exact[k])), k)):
+        if sum(shares.values()) >= n:
+            break
+        if shares[k] < sizes[k]:
+            shares[k] += 1
+    while sum(shares.values()) < n:  # capped strata leave room: give it to the largest with spare records
+        k = max((k for k in sizes if shares[k] < sizes[k]), key=lambda k: (sizes[k] - shares[k], k))
+        shares[k] += 1
+    return shares
+
+
+def pick(groups: dict[str, list[int]], n: int, seed: int) -> list[tuple[str, int]]:
+    """(stratum, record index) of the sample, in record order."""
+    shares = allocate({k: len(v) for k, v in groups.items()}, n)
+    chosen = [(name, groups[name][j]) for name in sorted(groups)
+              for j in sample_indices(len(groups[name]), shares[name], seed)]
+    return sorted(chosen, key=lambda item: item[1])
+
+
+def sample_dataset(data: Any, count: int, *, seed: int = 0, config: Config | None = None,
+                   as_jsonl: bool = False) -> str:
+    """A stratified sample of `count` records of `data`, as Markdown (or the raw records as JSONL)."""
+    from fineaudit.engines.local import LocalEngine  # engines import formats/loaders, not the reverse
+
+    config = config or Config()
+    source = open_source(data, "data")
+    layout = config.format if config.format != "auto" else detect_layout(source.peek(), source.path or "data")
+    with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
+        records = engine.load(source, layout, "train", config.label_field or None)
+        parts = records.map_batches(strata_batch)
+        index, labels, lengths = ([x for part in parts for x in part[k]] for k in range(3))
+        by, groups = strata(index, labels, lengths)
+        chosen = pick(groups, count, seed)
+        taken = records.take([i for _, i in chosen])
+    if as_jsonl:
+        return "".join(r.raw + "\n" for r in taken)
+    sizes = {k: len(v) for k, v in groups.items()}
+    return render_markdown(source.path, layout, by, sizes, list(zip((s for s, _ in chosen), taken)), seed)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def render_markdown(path: str | None, layout: str, by: str, sizes: dict[str, int],
+                    sample: list[tuple[str, Record]], seed: int) -> str:
+    strata_line = ", ".join(f"`{k}` {v}" for k, v in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))
+    head = [f"# Sample of {len(sample)} of {sum(sizes.values())} records from {path or '(in memory)'}", "",
+            f"Layout `{layout}`; stratified by {by} ({strata_line}); seed {seed}: the same seed gives "
+            "the same sample.", ""]
+    return "\n".join(head + [section(stratum, record, layout, by) for stratum, record in sample])
+
+
+def section(stratum: str, record: Record, layout: str, by: str) -> str:
+    where = f", line {record.line}" if record.line is not None else ""
+    lines = [f"## Record {record.index}{where} · {by} `{stratum}`", ""]
+    for role, text in turns(record, layout):
+        lines += [f"**{role}**", "", fenced(text), ""]
+    return "\n".join(lines)
+
+
+def turns(record: Record, layout: str) -> list[tuple[str, str]]:
+    """(role or field, text) in reading order: chat turns with their roles, else the fields."""
+    obj = record.data()
+    if not isinstance(obj, dict):
+        return [("record", record.raw)]
+    if layout == "chat":
+        return [(str(m.role), as_text(m.content)) for m in chat_messages(obj)]
+    return [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for key, value in obj.items()]
+
+
+def fenced(text: str) -> str:
+    """Text in a fence longer than any backtick run inside it, so it shows exactly as written."""
+    if not text.strip():
+        return "*(empty)*"
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"

@@ -1,0 +1,77 @@
+"""Token counting: OpenAI encodings offline, local tokenizer.json files, and bad specs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+from fineaudit.audit import resolve_config
+from fineaudit.core import ConfigError
+from fineaudit.token_counting import DEFAULT_TOKENIZER, TokenizerSpecError, count_tokens, resolve_spec
+
+TEXTS = ["Hello world!", "", "Fine-tuning data, audited before training.", "naïve café ünïcödé 🙂",
+         "tokens tokens tokens"]
+
+
+@pytest.fixture(scope="module")
+def tiny_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Tokenizer]:
+    """A small BPE trained here (no download), saved with truncation on to prove it is ignored."""
+    tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["[UNK]"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(TEXTS * 20 + ["the quick brown fox jumps over the lazy dog"] * 20, trainer)
+    folder = tmp_path_factory.mktemp("tok")
+    reference = Tokenizer.from_str(tokenizer.to_str())
+    tokenizer.enable_truncation(max_length=3)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    return folder, reference
+
+
+@pytest.mark.parametrize("as_folder", [False, True])
+def test_tokenizer_json_counts_equal_the_tokenizers_library(tiny_tokenizer: tuple[Path, Tokenizer],
+                                                            as_folder: bool) -> None:
+    folder, reference = tiny_tokenizer
+    spec = str(folder if as_folder else folder / "tokenizer.json")
+    expected = [len(reference.encode(t, add_special_tokens=False).ids) for t in TEXTS]
+    assert count_tokens(spec, TEXTS) == expected
+    assert max(expected) > 3  # the saved truncation would have capped these
+
+
+@pytest.mark.parametrize("spec, text, tokens", [
+    ("cl100k_base", "hello world", 2),
+    ("o200k_base", "hello world", 2),
+    ("default", "hello world", 2),
+    ("cl100k_base", "<|endoftext|>", 7),  # special-token text in data is counted as text
+    ("cl100k_base", "", 0),
+])
+def test_openai_encodings_count_offline(spec: str, text: str, tokens: int) -> None:
+    assert count_tokens(spec, [text]) == [tokens]
+
+
+def test_default_is_a_real_bpe_not_a_word_count() -> None:
+    assert resolve_spec("") == resolve_spec("default") == DEFAULT_TOKENIZER
+    assert count_tokens("", ["antidisestablishmentarianism"])[0] > 1
+
+
+def test_very_long_text_is_counted_exactly_in_pieces() -> None:
+    import bpe_openai
+
+    text = "lorem ipsum dolor sit amet, " * 8000  # 224,000 characters: counted in pieces
+    whole = len(bpe_openai.get_encoding("cl100k_base").encode_ordinary(text))
+    assert count_tokens("cl100k_base", [text]) == [whole]
+
+
+@pytest.mark.parametrize("spec", ["gpt2-medium", "meta-llama/Llama-3-8B", "missing/tokenizer.json"])
+def test_unknown_spec_is_an_error_naming_the_choices(spec: str) -> None:
+    with pytest.raises(TokenizerSpecError, match="cl100k_base"):
+        resolve_spec(spec)
+
+
+def test_bad_tokenizer_is_a_config_error_before_data_is_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="tokenizer"):
+        resolve_config(None, ["length.tokenizer=no-such-tokenizer"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="save_pretrained"):
+        resolve_config(None, [f"length.tokenizer={tmp_path / 'empty'}"])
