@@ -1,22 +1,196 @@
-"""Engine-independent pieces every engine must compute the same way: key groups and samples."""
+"""What every engine must compute identically: blocks and batches, key groups, seeded samples.
+
+Both engines cut a file input into the same blocks (JSON Lines by byte ranges, Parquet by
+row groups, any other file whole) and each block into the same batches, so a checker sees
+the same batches wherever it runs. A block is read with record indices and line numbers
+relative to itself; the engine learns each block's counts in its loading pass and shifts
+them into global indices (running across shards in sorted file order) and file line numbers.
+"""
 from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
 
 import numpy as np
 
+from fineaudit.core import InputError, RecordBatch
+from fineaudit.formats import RawItem, build_batch
+from fineaudit.loaders import item_from_object, parse_json_line, read_file
+
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+BLOCK_BYTES = 32 << 20  # a JSON Lines block: big enough to amortize a task, small enough to balance
+_BOM = b"\xef\xbb\xbf"
 
 
-def groups_of_equal_keys(keys: np.ndarray, indices: np.ndarray) -> list[list[int]]:
-    """Groups of two or more indices sharing a key; each sorted, ordered by first index."""
+# --------------------------------------------------------------------------- blocks
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of one input file that a worker reads on its own.
+
+    kind "jsonl": the lines that start in bytes [start, end); "parquet": row groups
+    [start, end); "file": the whole file through loaders.read_file (CSV, JSON arrays)."""
+
+    number: int
+    path: str
+    file: int  # position of the file in the source's sorted list
+    kind: str
+    start: int = 0
+    end: int = 0
+    pretty: bool = False  # the file's first line is a lone "{" or "[" (for the error hint)
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """How a block's items become RecordBatches (the same on every engine)."""
+
+    layout: str
+    source: str
+    label_field: str | None
+    batch_size: int
+
+
+class LineCount:
+    """Filled by read_block_items: how many lines (blank ones too) the block owns."""
+
+    lines: int = 0
+
+
+def plan_blocks(files: Sequence[Path], block_bytes: int = BLOCK_BYTES) -> list[Block]:
+    """The blocks of these files, in order; raises InputError for an unreadable file."""
+    blocks: list[Block] = []
+    for file_no, path in enumerate(files):
+        for kind, start, end, pretty in _file_pieces(Path(path), block_bytes):
+            blocks.append(Block(len(blocks), str(path), file_no, kind, start, end, pretty))
+    return blocks
+
+
+def _file_pieces(path: Path, block_bytes: int) -> list[tuple[str, int, int, bool]]:
+    if path.suffix == ".parquet":
+        groups = _parquet_row_groups(path)
+        return [("parquet", g, g + 1, False) for g in range(groups)] or [("parquet", 0, 0, False)]
+    if path.suffix == ".csv":
+        read_file(path)  # rejects binary and UTF-16 files here, in the caller's process
+    if path.suffix != ".jsonl":
+        return [("file", 0, 0, False)]
+    read_file(path)
+    size = path.stat().st_size
+    pretty = _first_line(path).strip() in (b"{", b"[")
+    starts = range(0, max(size, 1), max(1, block_bytes))
+    return [("jsonl", s, min(s + block_bytes, size), pretty) for s in starts]
+
+
+def _parquet_row_groups(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path).num_row_groups
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise InputError(f"not a readable Parquet file: {exc}", str(path)) from None
+
+
+def _first_line(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.readline().removeprefix(_BOM)
+
+
+def read_block_items(block: Block, count: LineCount, line_offset: int = 0) -> Iterator[RawItem]:
+    """The block's records as loaders would give them; JSON Lines numbered from line_offset + 1."""
+    if block.kind == "jsonl":
+        return _jsonl_items(block, count, line_offset)
+    if block.kind == "parquet":
+        return _parquet_items(block)
+    return read_file(Path(block.path))
+
+
+def _jsonl_items(block: Block, count: LineCount, line_offset: int) -> Iterator[RawItem]:
+    with open(block.path, "rb") as fh:
+        if block.start > 0:
+            fh.seek(block.start - 1)
+            fh.readline()  # the line that began before this block belongs to the previous one
+        pos, number = fh.tell(), 0
+        while pos < block.end and (line := fh.readline()):
+            number += 1
+            pos += len(line)
+            if block.start == 0 and number == 1:
+                line = line.removeprefix(_BOM)
+            if line.strip():
+                yield parse_json_line(line_offset + number, line.rstrip(b"\r\n"), block.pretty)
+        count.lines = number
+
+
+def _parquet_items(block: Block) -> Iterator[RawItem]:
+    import pyarrow.parquet as pq
+
+    groups = list(range(block.start, block.end))
+    if not groups:
+        return
+    for batch in pq.ParquetFile(block.path).iter_batches(batch_size=4096, row_groups=groups):
+        for obj in batch.to_pylist():
+            yield item_from_object(None, obj)
+
+
+def block_batches(items: Iterator[RawItem], spec: BatchSpec, first_index: int = 0) -> Iterator[RecordBatch]:
+    """Items cut into batches of spec.batch_size, indices from first_index."""
+    count = first_index
+    while chunk := list(islice(items, spec.batch_size)):
+        yield build_batch(chunk, count, spec.layout, spec.source, spec.label_field)
+        count += len(chunk)
+
+
+def line_offsets(blocks: Sequence[Block], lines: Sequence[int]) -> list[int]:
+    """For each block, the lines its file holds before it (JSON Lines blocks of one file add up)."""
+    offsets, running, current_file = [], 0, -1
+    for block, owned in zip(blocks, lines):
+        if block.file != current_file:
+            running, current_file = 0, block.file
+        offsets.append(running)
+        running += owned
+    return offsets
+
+
+def batch_lengths(records: int, batch_size: int) -> list[int]:
+    return [min(batch_size, records - s) for s in range(0, records, batch_size)]
+
+
+# --------------------------------------------------------------------------- key groups
+
+
+def keyed_groups(keys: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+    """Groups of two or more indices sharing a key, with their keys, in key order."""
     if len(keys) == 0:
-        return []
+        return np.zeros(0, np.uint64), []
     order = np.lexsort((indices, keys))
     keys, indices = keys[order], indices[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], len(keys)]
-    groups = [indices[s:e].tolist() for s, e in zip(starts, ends) if e - s > 1]
-    groups.sort(key=lambda g: g[0])
-    return groups
+    big = (ends - starts) > 1
+    groups = [indices[s:e].tolist() for s, e in zip(starts[big], ends[big])]
+    return keys[starts[big]], groups
+
+
+def merge_keyed_groups(parts: Sequence[tuple[np.ndarray, list[list[int]]]]) -> list[list[int]]:
+    """Groups from disjoint key ranges, ordered by first index, then key: as one machine orders them."""
+    tagged = [(group[0], int(key), group) for group_keys, groups in parts
+              for key, group in zip(group_keys.tolist(), groups)]
+    tagged.sort(key=lambda t: (t[0], t[1]))
+    return [group for _, _, group in tagged]
+
+
+def groups_of_equal_keys(keys: np.ndarray, indices: np.ndarray) -> list[list[int]]:
+    """Groups of two or more indices sharing a key; each sorted, ordered by first index (then key)."""
+    return merge_keyed_groups([keyed_groups(keys, indices)])
+
+
+def key_buckets(keys: np.ndarray, buckets: int) -> np.ndarray:
+    """Which of `buckets` shuffle partitions each key goes to (mixed, so any key spread works)."""
+    return (splitmix64(keys) % np.uint64(buckets)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- samples
 
 
 def splitmix64(values: np.ndarray) -> np.ndarray:
