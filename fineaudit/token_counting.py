@@ -42,14 +42,24 @@ class OpenAICounter:
         import bpe_openai
 
         self.name = name
-        self._encoding = bpe_openai.get_encoding(name)
+        encoding = bpe_openai.get_encoding(name)
+        backend = getattr(encoding, "_backend", None)
+        # the Rust backend's count() skips building a list of ids: 1.4x faster measured here;
+        # encode_ordinary is the public fallback should a release drop it
+        self._count = backend.count if hasattr(backend, "count") else \
+            (lambda text: len(encoding.encode_ordinary(text)))
 
     def count(self, texts: Sequence[str]) -> list[int]:
         # per text, not encode_ordinary_batch: that is a Python thread pool that holds the GIL
         # and measured 3x slower; the engine's processes give the parallelism instead
-        encode = self._encoding.encode_ordinary
-        return [sum(len(encode(piece)) for piece in _pieces(text)) if len(text) > _PIECE_CHARS
-                else len(encode(text)) if text else 0 for text in texts]
+        return [sum(self._one(piece) for piece in _pieces(text)) if len(text) > _PIECE_CHARS
+                else self._one(text) if text else 0 for text in texts]
+
+    def _one(self, text: str) -> int:
+        try:
+            return self._count(text)
+        except UnicodeEncodeError:  # lone surrogates (broken JSON escapes): count them as U+FFFD
+            return self._count(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 class HFCounter:

@@ -63,6 +63,14 @@ def test_very_long_text_is_counted_exactly_in_pieces() -> None:
     assert count_tokens("cl100k_base", [text]) == [whole]
 
 
+def test_counts_equal_the_public_encode_ordinary() -> None:
+    import bpe_openai
+
+    encoding = bpe_openai.get_encoding("o200k_base")
+    texts = [*TEXTS, "lone surrogate \ud800 here", "x" * 60_000]
+    assert count_tokens("o200k_base", texts) == [len(encoding.encode_ordinary(t)) for t in texts]
+
+
 @pytest.mark.parametrize("spec", ["gpt2-medium", "meta-llama/Llama-3-8B", "missing/tokenizer.json"])
 def test_unknown_spec_is_an_error_naming_the_choices(spec: str) -> None:
     with pytest.raises(TokenizerSpecError, match="cl100k_base"):

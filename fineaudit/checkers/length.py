@@ -56,46 +56,47 @@ class BatchLengths:
     counts: dict[str, int]
 
 
-def _record_parts(batch: RecordBatch, chat: bool) -> tuple[list[list[str]], list[bool]]:
-    """Texts whose tokens make up each record's total, and whether it has a response at all."""
-    parts, has_response = [], []
-    for i, raw in enumerate(batch.raw):
-        if chat:
-            obj = orjson.loads(raw)
-            messages = chat_messages(obj) if isinstance(obj, dict) else []
-            parts.append([as_text(m.content) for m in messages])
-            # a chat without an assistant turn is format's finding, not an empty response
-            has_response.append(any(m.role == "assistant" for m in messages))
-        else:
-            parts.append([t for t in (batch.system[i], batch.prompt[i], batch.response[i]) if t])
-            has_response.append(True)
-    return parts, has_response
+PROMPT, RESPONSE, OTHER = 0, 1, 2
+_CHAT_PART = {"user": PROMPT, "assistant": RESPONSE}
+
+
+def _record_parts(batch: RecordBatch, i: int, chat: bool) -> tuple[list[tuple[int, str]], bool]:
+    """(part, text) of each turn or field of a record, and whether it has a response at all."""
+    if not chat:
+        parts = [(OTHER, batch.system[i] or ""), (PROMPT, batch.prompt[i]), (RESPONSE, batch.response[i])]
+        return [(kind, text) for kind, text in parts if text], True
+    obj = orjson.loads(batch.raw[i])
+    messages = chat_messages(obj) if isinstance(obj, dict) else []
+    # a chat without an assistant turn is format's finding, not an empty response
+    return ([(_CHAT_PART.get(m.role, OTHER), as_text(m.content)) for m in messages],
+            any(m.role == "assistant" for m in messages))
 
 
 def measure_batch(spec: str, chat: bool, per_message: int, per_record: int, max_length: int,
                   near_empty: int, responses_expected: bool, batch: RecordBatch) -> BatchLengths:
     rows = [i for i, e in enumerate(batch.error) if e is None]
-    view = RecordBatch.from_records([batch.record(i) for i in rows], batch.source)
-    parts, has_response = _record_parts(view, chat)
-    flat = [t for texts in parts for t in texts]
-    # one call per batch: the tokenizer sees every text of the batch at once
-    counted = iter(count_tokens(spec, [*view.prompt, *view.response, *flat]))
-    prompt = np.fromiter((next(counted) for _ in rows), np.int64, len(rows))
-    response = np.fromiter((next(counted) for _ in rows), np.int64, len(rows))
-    total = np.array([sum(next(counted) for _ in texts) + per_message * max(len(texts), view.turns[k])
-                      + per_record for k, texts in enumerate(parts)], dtype=np.int64)
-    out = BatchLengths(np.asarray(view.index, np.int64), prompt, response, total, [], [], [],
-                       {"empty": 0, "near_empty": 0, "over": 0})
-    for k in range(len(rows)):
-        ref = (view.index[k], view.line[k])
+    records = [_record_parts(batch, i, chat) for i in rows]
+    # every text once, in one call per batch; prompt, response and total are sums of its counts
+    counted = iter(count_tokens(spec, [text for parts, _ in records for _, text in parts]))
+    sums = np.zeros((len(rows), 3), dtype=np.int64)
+    for k, (parts, _) in enumerate(records):
+        for kind, _ in parts:
+            sums[k, kind] += next(counted)
+    turns = np.array([max(len(parts), batch.turns[i]) if not chat else len(parts)
+                      for (parts, _), i in zip(records, rows)], dtype=np.int64)
+    total = sums.sum(axis=1) + per_message * turns + per_record
+    out = BatchLengths(np.asarray([batch.index[i] for i in rows], np.int64), sums[:, PROMPT].copy(),
+                       sums[:, RESPONSE].copy(), total, [], [], [], {"empty": 0, "near_empty": 0, "over": 0})
+    for k, i in enumerate(rows):
+        ref = (batch.index[i], batch.line[i])
         if total[k] > max_length:
             _note(out, "over", out.over, (*ref, int(total[k])))
-        if not responses_expected or not has_response[k]:
+        if not responses_expected or not records[k][1]:
             continue
-        if not view.response[k].strip():
+        if not batch.response[i].strip():
             _note(out, "empty", out.empty, ref)
-        elif response[k] <= near_empty:
-            _note(out, "near_empty", out.near_empty, (*ref, int(response[k])))
+        elif out.response[k] <= near_empty:
+            _note(out, "near_empty", out.near_empty, (*ref, int(out.response[k])))
     return out
 
 
