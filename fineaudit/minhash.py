@@ -19,6 +19,7 @@ Signatures use multiply-shift permutations `(a*x + b) >> 32` with seeded 64-bit 
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -212,7 +213,11 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard similarity of two sorted, repeat-free shingle arrays."""
     if not len(a) and not len(b):
         return 1.0
-    common = np.intersect1d(a, b, assume_unique=True).size
+    if not len(a) or not len(b):
+        return 0.0
+    at = np.searchsorted(a, b)  # where each of b would sit in a: equal there means shared
+    at[at == len(a)] = 0
+    common = int(np.count_nonzero(a[at] == b))
     return common / (len(a) + len(b) - common)
 
 
@@ -229,23 +234,38 @@ class Cluster:
         return min(self.similarity[1:])
 
 
+def estimate_floor(threshold: float, num_perm: int) -> float:
+    """An estimated similarity below which a pair is not worth verifying: the threshold minus
+    five standard deviations of the MinHash estimate there (a miss has odds below 1e-6)."""
+    return threshold - 5.0 * math.sqrt(threshold * (1.0 - threshold) / num_perm)
+
+
 def greedy_clusters(groups: Sequence[Sequence[int]], sets: Mapping[int, np.ndarray],
-                    threshold: float) -> list[Cluster]:
+                    threshold: float, sigs: Mapping[int, np.ndarray] | None = None) -> list[Cluster]:
     """Clusters from LSH candidate groups, without transitive chaining.
 
     Records are visited in index order; a record joins the cluster of the first earlier kept
     record among its candidates whose exact Jaccard is >= threshold, else it is kept itself.
     So every member is verified against its cluster's kept record (never only against a
     neighbour of a neighbour), and kept records are pairwise below the threshold: the same
-    records a dedup keeps, and its output has no near duplicates left."""
+    records a dedup keeps, and its output has no near duplicates left. With `sigs`, candidates
+    whose MinHash estimate is far below the threshold (see estimate_floor) skip the exact check:
+    big buckets of merely similar records (shared templates) stay cheap."""
     groups_of: dict[int, list[int]] = {}
     for g, members in enumerate(groups):
         for i in members:
             groups_of.setdefault(i, []).append(g)
     kept_in_group: list[list[int]] = [[] for _ in groups]
     joined: dict[int, list[tuple[int, float]]] = {}
+    row = {k: r for r, k in enumerate(sigs)} if sigs else {}
+    matrix = np.stack(list(sigs.values())) if sigs else None
+    floor = estimate_floor(threshold, matrix.shape[1]) if matrix is not None else 0.0
     for j in sorted(groups_of):
-        candidates = sorted({k for g in groups_of[j] for k in kept_in_group[g]})
+        candidates = sorted(set().union(*(kept_in_group[g] for g in groups_of[j])))
+        if matrix is not None and len(candidates) > 1:
+            rows = [row[k] for k in candidates]
+            estimates = (matrix[rows] == matrix[row[j]]).mean(axis=1)
+            candidates = [k for k, e in zip(candidates, estimates.tolist()) if e >= floor]
         match = next(((k, s) for k in candidates if (s := jaccard(sets[k], sets[j])) >= threshold), None)
         if match is None:
             for g in groups_of[j]:
@@ -265,6 +285,6 @@ def candidate_probability(similarity: float, bands: int, rows: int) -> float:
     return 1.0 - (1.0 - similarity ** rows) ** bands
 
 
-__all__ = ["Cluster", "band_keys", "candidate_probability", "choose_bands", "false_negative_rate",
+__all__ = ["Cluster", "band_keys", "candidate_probability", "choose_bands", "estimate_floor", "false_negative_rate",
            "greedy_clusters", "jaccard", "permutations", "shingle_hashes", "shingle_sets",
            "signatures", "text_bytes", "word_hashes"]

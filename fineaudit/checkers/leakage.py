@@ -74,8 +74,8 @@ def near_leaks(train: Records, held: Records, p: LeakageParams, seed: int) -> Ma
     pairs = join_keys(_keyed(train, fn, "leakage: train MinHash"), _keyed(held, fn, "leakage: eval MinHash"))
     if not len(pairs):
         return {}
-    eval_sets = shingle_sets_of(held, lsh, np.unique(pairs[:, 0]), desc="leakage: verify eval")
-    train_sets = shingle_sets_of(train, lsh, np.unique(pairs[:, 1]), desc="leakage: verify train")
+    eval_sets, _ = shingle_sets_of(held, lsh, np.unique(pairs[:, 0]), desc="leakage: verify eval")
+    train_sets, _ = shingle_sets_of(train, lsh, np.unique(pairs[:, 1]), desc="leakage: verify train")
     out: Matches = {}
     for e, t in pairs.tolist():
         similarity = minhash.jaccard(eval_sets[e], train_sets[t])

@@ -72,22 +72,29 @@ def band_keys_batch(lsh: Lsh, batch: RecordBatch) -> tuple[np.ndarray, np.ndarra
     return keys[has].ravel(), np.repeat(index, lsh.bands)
 
 
-def shingle_sets_batch(lsh: Lsh, wanted: np.ndarray, batch: RecordBatch) -> dict[int, np.ndarray]:
-    """The shingle sets of the records of this batch listed in `wanted` (sorted indices)."""
+Verification = tuple[dict[int, np.ndarray], dict[int, np.ndarray]]  # shingle sets, signatures
+
+
+def shingle_sets_batch(lsh: Lsh, wanted: np.ndarray, batch: RecordBatch) -> Verification:
+    """Shingle sets and MinHash signatures of this batch's records listed in `wanted` (sorted)."""
     index = np.asarray(batch.index, dtype=np.int64)
     rows = np.flatnonzero(np.isin(index, wanted))
     if not len(rows):
-        return {}
+        return {}, {}
     texts = view_of(batch, lsh.scope)
     shingles, offsets = _shingles(lsh, [texts[r] for r in rows])
-    return dict(zip(index[rows].tolist(), minhash.shingle_sets(shingles, offsets)))
+    sigs = minhash.signatures(shingles, offsets, lsh.num_perm, lsh.seed)
+    ids = index[rows].tolist()
+    return dict(zip(ids, minhash.shingle_sets(shingles, offsets))), dict(zip(ids, sigs))
 
 
-def shingle_sets_of(data: Records, lsh: Lsh, wanted: np.ndarray, desc: str | None = None) -> dict[int, np.ndarray]:
+def shingle_sets_of(data: Records, lsh: Lsh, wanted: np.ndarray, desc: str | None = None) -> Verification:
     sets: dict[int, np.ndarray] = {}
-    for part in data.map_batches(partial(shingle_sets_batch, lsh, wanted), desc=desc):
-        sets.update(part)
-    return sets
+    sigs: dict[int, np.ndarray] = {}
+    for part_sets, part_sigs in data.map_batches(partial(shingle_sets_batch, lsh, wanted), desc=desc):
+        sets.update(part_sets)
+        sigs.update(part_sigs)
+    return sets, sigs
 
 
 def near_clusters(data: Records, p: NearDuplicatesParams, seed: int) -> list[Cluster]:
@@ -97,8 +104,8 @@ def near_clusters(data: Records, p: NearDuplicatesParams, seed: int) -> list[Clu
     if not groups:
         return []
     wanted = np.unique(np.concatenate([np.asarray(g, dtype=np.int64) for g in groups]))
-    sets = shingle_sets_of(data, lsh, wanted, desc="near duplicates: verify")
-    return minhash.greedy_clusters(groups, sets, p.threshold)
+    sets, sigs = shingle_sets_of(data, lsh, wanted, desc="near duplicates: verify")
+    return minhash.greedy_clusters(groups, sets, p.threshold, sigs)
 
 
 class NearDuplicatesChecker(Checker):

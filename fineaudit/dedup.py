@@ -1,0 +1,161 @@
+"""`fineaudit dedup`: write a dataset without its exact and near duplicates.
+
+The records to drop come from the checkers' own functions (`exact_groups`, `near_clusters`),
+so what `dedup` removes is exactly what `exact_duplicates` and `near_duplicates` report: every
+member of a group or cluster but its first record. The output keeps the input's format (JSON
+Lines lines are copied byte for byte, malformed ones included), is written to a temporary
+file beside OUT and renamed into place, and a sidecar OUT.removed.jsonl says what went and why.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from fineaudit.checkers.exact_duplicates import exact_groups
+from fineaudit.checkers.near_duplicates import near_clusters
+from fineaudit.config import Config
+from fineaudit.core import InputError, Records
+from fineaudit.formats import detect_layout
+from fineaudit.loaders import open_source
+
+
+@dataclass(frozen=True)
+class Removal:
+    index: int
+    kept: int
+    reason: str  # "exact" or "near"
+    similarity: float
+
+
+def removals(data: Records, config: Config) -> dict[int, Removal]:
+    """Every record a dedup drops, by index: exact copies first, then near-duplicate members."""
+    out: dict[int, Removal] = {}
+    exact = config.checks.get("exact_duplicates")
+    if exact is not None and exact.enabled:
+        for group in exact_groups(data, exact.params, desc="dedup: exact"):
+            out.update({i: Removal(i, group[0], "exact", 1.0) for i in group[1:]})
+    near = config.checks.get("near_duplicates")
+    if near is not None and near.enabled:
+        for cluster in near_clusters(data, near.params, config.seed):
+            for i, similarity in zip(cluster.members[1:], cluster.similarity[1:]):
+                out.setdefault(i, Removal(i, cluster.kept, "near", similarity))
+    return out
+
+
+def dedup_dataset(data: str, out: str, config: Config) -> str:
+    """Write `data` without duplicates to `out` (same format); returns a one-line summary."""
+    source = open_source(data, "data")
+    if len(source.files) != 1 or source.rows is not None:
+        raise InputError("dedup writes one file: give it a single .jsonl, .json, .csv or .parquet file", data)
+    src, dest = source.files[0], Path(out)
+    if dest.exists() and dest.resolve() == src.resolve():
+        raise InputError("--out is the input file; dedup never overwrites its input", out)
+    from fineaudit.engines.local import LocalEngine
+
+    with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
+        layout = config.format if config.format != "auto" else detect_layout(source.peek(), data)
+        records = engine.load(source, layout, "train", config.label_field or None)
+        dropped = removals(records, config)
+        total = len(records)
+        lines = {i: r.line for i, r in zip(sorted(dropped), records.take(sorted(dropped)))}
+        raws = {r.index: r.raw for r in records.take(sorted({d.kept for d in dropped.values()} | set(dropped)))}
+    _write_atomically(dest, lambda fh: _WRITERS[src.suffix](src, fh, set(dropped)))
+    sidecar = Path(f"{dest}.removed.jsonl")
+    _write_atomically(sidecar, lambda fh: _write_sidecar(fh, dropped, lines, raws))
+    exact = sum(1 for d in dropped.values() if d.reason == "exact")
+    return (f"kept {total - len(dropped)} of {total} records: removed {exact} exact and "
+            f"{len(dropped) - exact} near duplicates -> {dest} (removed records: {sidecar})")
+
+
+def _write_atomically(dest: Path, write: Any) -> None:
+    """Write through a temporary file in dest's folder, then rename: never a half-written dest."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent or Path("."))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_sidecar(fh: BinaryIO, dropped: dict[int, Removal], lines: dict[int, int | None],
+                   raws: dict[int, str]) -> None:
+    for i in sorted(dropped):
+        d = dropped[i]
+        fh.write(orjson.dumps({"index": i, "line": lines.get(i), "reason": d.reason, "kept": d.kept,
+                               "similarity": d.similarity, "record": raws.get(i),
+                               "kept_record": raws.get(d.kept)}) + b"\n")
+
+
+def _jsonl(src: Path, fh: BinaryIO, dropped: set[int]) -> None:
+    """Lines of kept records byte for byte; blank lines are not records and are dropped."""
+    index = 0
+    with open(src, "rb") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            if index not in dropped:
+                fh.write(line if line.endswith(b"\n") else line + b"\n")
+            index += 1
+
+
+def _json(src: Path, fh: BinaryIO, dropped: set[int]) -> None:
+    try:
+        value = orjson.loads(src.read_bytes())
+    except orjson.JSONDecodeError:  # JSON Lines in a .json file, as the loader reads it
+        return _jsonl(src, fh, dropped)
+    if isinstance(value, dict):  # {"data": [...]} keeps its wrapper; a lone object is one record
+        lists = [k for k, v in value.items() if isinstance(v, list)]
+        if len(lists) == 1 and len(value) == 1:
+            value = {lists[0]: [r for i, r in enumerate(value[lists[0]]) if i not in dropped]}
+        elif 0 in dropped:
+            value = []
+    else:
+        value = [r for i, r in enumerate(value) if i not in dropped]
+    fh.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _csv(src: Path, fh: BinaryIO, dropped: set[int]) -> None:
+    with open(src, encoding="utf-8-sig", newline="") as text:
+        rows = csv.reader(text)
+        header = next(rows, None)
+        out = _TextSink(fh)
+        writer = csv.writer(out, lineterminator="\n")
+        if header is not None:
+            writer.writerow(header)
+        writer.writerows(row for i, row in enumerate(_data_rows(rows)) if i not in dropped)
+
+
+def _data_rows(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    return (row for row in rows if row)  # csv.DictReader skips empty rows: so do the indices
+
+
+def _parquet(src: Path, fh: BinaryIO, dropped: set[int]) -> None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(src)
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[[i for i in dropped if i < table.num_rows]] = False
+    pq.write_table(table.filter(keep), fh)
+
+
+class _TextSink:
+    """A text file view of a binary file handle, for csv.writer."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+
+    def write(self, text: str) -> int:
+        return self.fh.write(text.encode("utf-8"))
+
+
+_WRITERS = {".jsonl": _jsonl, ".json": _json, ".csv": _csv, ".parquet": _parquet}

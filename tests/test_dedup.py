@@ -1,0 +1,98 @@
+"""`fineaudit dedup`: same format out, duplicates gone, sidecar, input untouched, audits clean."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import pytest
+
+import fineaudit
+from fineaudit.audit import resolve_config
+from fineaudit.dedup import dedup_dataset
+from tests.checkers.test_near_duplicates import BASE, OTHER, edit
+from tests.conftest import chat, write_jsonl
+
+ROWS = [chat("Q", BASE), chat("q", BASE), chat("Q", edit(BASE, 60)), chat("Q", OTHER),
+        chat("Q", "something else entirely")]
+KEPT = [0, 3, 4]  # 1 is an exact copy of 0 (after case folding), 2 a near copy of 0
+
+
+def removed(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(f"{out}.removed.jsonl").read_text().splitlines()]
+
+
+def test_jsonl_lines_copied_byte_for_byte(tmp_path: Path) -> None:
+    lines = [json.dumps(r, indent=None, separators=(", ", ":")) for r in ROWS]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines[:2] + ["{broken"] + lines[2:]) + "\n", encoding="utf-8")
+    before = src.read_bytes()
+    out = tmp_path / "out.jsonl"
+    summary = dedup_dataset(str(src), str(out), config=resolve_config({"workers": 1}))
+    assert src.read_bytes() == before
+    assert out.read_text().splitlines() == [lines[0], "{broken", lines[3], lines[4]]
+    assert "removed 1 exact and 1 near" in summary
+    gone = removed(out)
+    assert [(r["index"], r["reason"], r["kept"]) for r in gone] == [(1, "exact", 0), (3, "near", 0)]
+    assert gone[1]["similarity"] >= 0.8 and gone[1]["line"] == 4
+    assert not list(tmp_path.glob(".out.jsonl.*"))  # no temporary file left behind
+
+
+def write_json(path: Path) -> Path:
+    path.write_text(json.dumps(ROWS), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path) -> Path:
+    pd.DataFrame([{"text": r["messages"][1]["content"], "label": "x"} for r in ROWS]).to_csv(path, index=False)
+    return path
+
+
+def write_parquet(path: Path) -> Path:
+    pd.DataFrame([{"text": r["messages"][1]["content"], "label": "x"} for r in ROWS]).to_parquet(path)
+    return path
+
+
+def read_json(path: Path) -> list[Any]:
+    return json.loads(path.read_text())
+
+
+def read_csv(path: Path) -> list[Any]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("suffix, write, read", [
+    (".json", write_json, read_json),
+    (".csv", write_csv, read_csv),
+    (".parquet", write_parquet, lambda p: pd.read_parquet(p).to_dict("records")),
+])
+def test_other_formats(tmp_path: Path, suffix: str, write: Callable[[Path], Path], read: Callable[[Path], list[Any]]) -> None:
+    src = write(tmp_path / f"in{suffix}")
+    out = tmp_path / f"out{suffix}"
+    dedup_dataset(str(src), str(out), config=resolve_config({"workers": 1}))
+    original = read(src)
+    assert read(out) == [original[i] for i in KEPT]
+
+
+def test_output_audits_clean_on_corpus(tmp_path: Path, make_corpus: Any) -> None:
+    data, _ = make_corpus("--records", "3000")
+    out = tmp_path / "clean.jsonl"
+    dedup_dataset(str(data), str(out), config=resolve_config({"workers": 1}))
+    report = fineaudit.audit(str(out), only=["exact_duplicates", "near_duplicates"], config={"workers": 1})
+    assert report.checks["exact_duplicates"].metrics["duplicate_records"] == 0
+    assert report.checks["near_duplicates"].metrics["duplicate_records"] == 0
+    before = fineaudit.audit(str(data), only=["near_duplicates"], config={"workers": 1})
+    kept = sum(1 for _ in out.open())
+    assert kept == 3000 - before.checks["near_duplicates"].metrics["duplicate_records"]
+
+
+def test_cli(tmp_path: Path, run_cli: Any) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "out.jsonl"
+    result = run_cli("dedup", src, "--out", out, "--set", "near_duplicates.threshold=0.99")
+    assert result.exit_code == 0, result.stderr
+    assert "kept 4 of 5 records" in result.stdout  # the near copy stays at a stricter threshold
+    assert run_cli("dedup", src, "--out", src).exit_code == 2  # never overwrites its input
