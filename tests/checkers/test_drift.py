@@ -1,0 +1,194 @@
+"""The drift check: small hand-made cases (lexical embeddings) and real data (the real model)."""
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fineaudit
+from fineaudit.core import CheckResult, Status
+from fineaudit.embeddings import LEXICAL_ID
+from tests.conftest import REALDATA
+
+CONTRACT_KEYS = {"method", "embedding_model", "statistic", "p_value", "drift_detected",
+                 "uncovered_fraction", "sample_size"}
+
+COOKING = ["How long should I bake {} bread?", "What spices go well with {} soup?",
+           "Can I freeze {} dough overnight?", "How do I stop {} pasta from sticking?",
+           "What oven temperature is best for {} cookies?"]
+LEGAL = ["Is a {} contract valid without a notary?", "Which court hears {} tenancy disputes?",
+         "How do I appeal a {} parking fine?", "What is the statute of limitations for {} fraud?",
+         "Can my employer enforce a {} non-compete clause?"]
+FILLERS = ["rye", "spelt", "vegan", "gluten free", "homemade", "whole wheat", "spicy", "sweet"]
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for this module: the real-data tests reuse each other's embeddings."""
+    return tmp_path_factory.mktemp("embedding-cache")
+
+
+@pytest.fixture(autouse=True)
+def _cache_env(shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINEAUDIT_CACHE_DIR", str(shared_cache))  # never ~/.cache in tests
+
+
+def prompts(templates: list[str], fillers: list[str] = FILLERS) -> list[str]:
+    return [t.format(f) for t in templates for f in fillers]
+
+
+def instruction(prompt: str) -> dict[str, str]:
+    return {"instruction": prompt, "input": "", "output": "ok"}
+
+
+def run_drift(train: list[str], production: list[Any], label_field: str = "", **params: Any) -> CheckResult:
+    """The drift check through the real pipeline, on in-memory records."""
+    production_rows = [p if isinstance(p, dict) else {"prompt": p} for p in production]
+    config = {"label_field": label_field, "checks": {"drift": params}}
+    report = fineaudit.audit([instruction(p) for p in train], production=production_rows,
+                             config=config, only=["drift"])
+    return report.checks["drift"]
+
+
+@pytest.mark.parametrize("train, production, expected", [
+    (prompts(COOKING), prompts(COOKING, FILLERS[::-1]), Status.PASS),  # same topics
+    (prompts(COOKING), prompts(LEGAL), Status.FAIL),  # another domain entirely
+])
+def test_lexical_verdicts(train: list[str], production: list[str], expected: Status) -> None:
+    result = run_drift(train, production, embedding_model="lexical")
+    assert result.status is expected, result.summary
+    assert result.metrics["embedding_model"] == LEXICAL_ID
+    assert result.metrics["drift_detected"] is (expected is not Status.PASS)
+
+
+def test_contract_metrics_and_projection_shape() -> None:
+    production = prompts(COOKING[:3]) + prompts(LEGAL)
+    result = run_drift(prompts(COOKING), production, embedding_model="lexical")
+    metrics = result.metrics
+    assert CONTRACT_KEYS <= set(metrics)
+    json.dumps(metrics)  # plain JSON types only
+    proj = metrics["projection"]
+    assert proj["method"] == "pca"
+    assert len(proj["train"]) == len(prompts(COOKING)) and len(proj["production"]) == len(production)
+    assert len(proj["production_cluster"]) == len(proj["production"])
+    assert all(len(xy) == 2 for xy in proj["train"] + proj["production"])
+    assert {c for c in proj["production_cluster"]} - {-1} == set(range(
+        sum(f.code == "drift.uncovered_cluster" for f in result.findings)))
+    for key in ("length_ks_statistic", "length_wasserstein", "vocabulary_js_divergence"):
+        assert 0 <= metrics[key]
+
+
+def test_uncovered_clusters_name_production_records() -> None:
+    production = prompts(COOKING) + prompts(LEGAL)
+    result = run_drift(prompts(COOKING), production, embedding_model="lexical")
+    clusters = [f for f in result.findings if f.code == "drift.uncovered_cluster"]
+    assert clusters and all(f.source == "production" for f in clusters)
+    named = [i for f in clusters for i in f.records]
+    legal_start = len(prompts(COOKING))
+    assert sum(i >= legal_start for i in named) / len(named) >= 0.9  # the legal prompts
+    assert "production prompts" in clusters[0].message
+
+
+def test_too_few_prompts_warns() -> None:
+    result = run_drift(prompts(COOKING), ["How long should I bake rye bread?"] * 3, embedding_model="lexical")
+    assert result.status is Status.WARN
+    assert [f.code for f in result.findings] == ["drift.too_few"]
+    assert result.metrics["statistic"] is None
+
+
+def test_label_distribution_when_production_has_labels() -> None:
+    production = [{"prompt": p, "label": "bread" if "bake" in p else "other"} for p in prompts(COOKING)]
+    result = run_drift(prompts(COOKING), production, label_field="label", embedding_model="lexical")
+    labels = result.metrics["label_distribution"]
+    assert labels["production"] == {"other": 32, "bread": 8}
+    assert result.status is Status.PASS
+
+
+def test_thresholds_are_configurable() -> None:
+    result = run_drift(prompts(COOKING), prompts(LEGAL), embedding_model="lexical", fail_auc=1.01)
+    assert result.status is Status.WARN
+
+
+def test_falls_back_to_lexical_without_sentence_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+    result = run_drift(prompts(COOKING), prompts(LEGAL))
+    assert result.metrics["embedding_model"] == LEXICAL_ID
+    assert "not installed" in result.summary and result.status is Status.FAIL
+
+
+# --------------------------------------------------------------------------- real data
+
+
+def alpaca_prompts() -> list[str]:
+    rows = json.loads((REALDATA / "alpaca" / "alpaca_5000_original_sample.json").read_text("utf-8"))
+    return ["\n".join(p for p in (r["instruction"], r["input"]) if p) for r in rows]
+
+
+def dolly_questions() -> list[str]:
+    """The Human part of Dolly's `### Human: ... ### Assistant: ...` texts."""
+    lines = (REALDATA / "dolly" / "chinkara-open_qa.jsonl").read_text("utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines if line.strip()]
+    return [m.group(1).strip() for t in texts if (m := re.search(r"### Human:(.*?)### Assistant:", t, re.S))]
+
+
+def sms_messages() -> list[str]:
+    lines = (REALDATA / "sms_spam" / "SMSSpamCollection").read_text("utf-8").splitlines()
+    return [line.split("\t", 1)[1].strip() for line in lines if "\t" in line]
+
+
+def shuffled(items: list[str], seed: int) -> list[str]:
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    return items
+
+
+@pytest.fixture(scope="module")
+def alpaca() -> list[str]:
+    return shuffled(alpaca_prompts(), 0)
+
+
+def test_random_halves_of_alpaca_pass_lexical(alpaca: list[str]) -> None:
+    """No false alarm: seeded random halves pass (the benchmark runs 100 splits)."""
+    passed = 0
+    for seed in range(10):
+        split = shuffled(alpaca, seed)[:600]
+        result = run_drift(split[:300], split[300:], embedding_model="lexical", permutations=200)
+        passed += result.status is Status.PASS
+    assert passed >= 9
+
+
+# The real model: 200 prompts per side, embeddings shared through the module's cache.
+N = 200
+
+
+@pytest.mark.slow
+def test_alpaca_vs_dolly_fails_with_large_auc(alpaca: list[str]) -> None:
+    result = run_drift(alpaca[:N], shuffled(dolly_questions(), 0)[:N])
+    assert result.status is Status.FAIL, result.summary
+    assert result.metrics["embedding_model"] == "all-MiniLM-L6-v2"
+    assert result.metrics["statistic"] >= 0.9 and result.metrics["p_value"] < 0.01
+
+
+@pytest.mark.slow
+def test_alpaca_halves_pass_with_the_model(alpaca: list[str]) -> None:
+    result = run_drift(alpaca[:N], alpaca[N:2 * N])
+    assert result.status is Status.PASS, result.summary
+    assert result.metrics["uncovered_fraction"] <= 0.1
+
+
+@pytest.mark.slow
+def test_partial_shift_is_located(alpaca: list[str]) -> None:
+    """80% in-distribution + 20% SMS messages: about 20% uncovered, and the clusters are SMS."""
+    added = shuffled(sms_messages(), 0)[:N // 5]
+    production = alpaca[N:2 * N - len(added)] + added
+    result = run_drift(alpaca[:N], production)
+    assert 0.1 <= result.metrics["uncovered_fraction"] <= 0.3, result.metrics["uncovered_fraction"]
+    named = [i for f in result.findings if f.code == "drift.uncovered_cluster" for i in f.records]
+    first_added = N - len(added)
+    assert named and sum(i >= first_added for i in named) / len(named) >= 0.6
