@@ -10,8 +10,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from fineaudit.core import FineauditError, Report
+from fineaudit.core import FineauditError, Report, Status
 from fineaudit.formats import FORMAT_CHOICES
+from fineaudit.result_cache import CACHE_DIRNAME, CACHE_ENV, ResultCache
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
@@ -47,41 +48,78 @@ def cli() -> None:
 @click.option("--fail-on", type=click.Choice(["fail", "warn"]), default=None, help="what fails the verdict")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", help="where the work runs")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)")
-@click.option("--quiet", "-q", is_flag=True, help="print only the verdict line per dataset")
+@click.option("--quiet", "-q", is_flag=True,
+              help="print only the verdict line per dataset (and its blocking checks when not ready)")
 @click.option("--no-progress", is_flag=True, help="no progress bars")
+@click.option("--no-cache", is_flag=True,
+              help=f"audit again even when a cached result matches (cache: ${CACHE_ENV} or ./{CACHE_DIRNAME})")
 def audit_command(data: Sequence[str], fmt: str | None, production: str | None, eval_path: str | None,
                   config_path: str | None, only: str | None, skip: str | None, settings: Sequence[str],
                   json_out: str | None, html_out: str | None, markdown_out: str | None,
                   junit_out: str | None, max_findings: int | None, fail_on: str | None, engine: str,
-                  scheduler: str | None, quiet: bool, no_progress: bool) -> None:
+                  scheduler: str | None, quiet: bool, no_progress: bool, no_cache: bool) -> None:
     """Audit each DATA (file, quoted glob of shards, or folder); one report per DATA."""
     from fineaudit.audit import audit, resolve_config
 
     config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt)
     to_stdout = "-" in (json_out, markdown_out)
     console = Console(file=sys.stderr if to_stdout else sys.stdout, width=_width(), highlight=False)
+    cache = None if no_cache else ResultCache()
     reports = []
     for path in data:
-        report = audit(path, production=production, eval=eval_path, config=config,
-                       only=_split_names(only), skip=_split_names(skip), engine=engine,
-                       scheduler=scheduler, progress=not (quiet or no_progress))
+        selection = {"only": _split_names(only), "skip": _split_names(skip)}
+        key = cache.key(path, config, eval=eval_path, production=production, **selection) if cache else ""
+        report = cache.get(key) if cache else None
+        cached = report is not None
+        if report is None:
+            report = audit(path, production=production, eval=eval_path, config=config, **selection,
+                           engine=engine, scheduler=scheduler, progress=not (quiet or no_progress))
+            _store(cache, key, report)
         reports.append(report)
-        _show(report, console, quiet)
+        _show(report, console, quiet, cached)
     _write_outputs(reports, json_out, html_out, markdown_out, junit_out)
+    _annotate(reports, to_stdout)
     sys.exit(EXIT_READY if all(r.passed for r in reports) else EXIT_NOT_READY)
+
+
+def _store(cache: ResultCache | None, key: str, report: Report) -> None:
+    # an `error` may be transient (memory, a model that failed to load): audit again next time
+    if cache is None or any(c.status is Status.ERROR for c in report.checks.values()):
+        return
+    try:
+        cache.put(key, report)
+    except OSError as exc:  # a cache that cannot be written must not fail the gate
+        click.echo(f"fineaudit: warning: result cache not written ({exc})", err=True)
+
+
+def _annotate(reports: list[Report], to_stdout: bool) -> None:
+    from fineaudit.render.annotations import in_github_actions, render_annotations
+
+    if in_github_actions():
+        # the runner reads workflow commands on stdout and stderr; keep stdout a clean report
+        (sys.stderr if to_stdout else sys.stdout).write(render_annotations(reports))
 
 
 def _width() -> int | None:
     return None if sys.stdout.isatty() else 120
 
 
-def _show(report: Report, console: Console, quiet: bool) -> None:
-    from fineaudit.render.terminal import render_terminal, verdict_line
+def _show(report: Report, console: Console, quiet: bool, cached: bool) -> None:
+    from rich.text import Text
 
-    if quiet:
-        console.print(verdict_line(report))
-    else:
+    from fineaudit.render.terminal import finding_line, render_terminal, verdict_line
+
+    if not quiet:
         render_terminal(report, console)
+        if cached:
+            console.print(Text("(cached result: the file, config and fineaudit are unchanged; "
+                               "--no-cache audits again)", style="dim"))
+        return
+    console.print(verdict_line(report).append(" (cached)" if cached else "", style="dim"))
+    for check in report.checks.values():  # quiet still says why, in one line per blocking check
+        if check.blocks_verdict(report.fail_on):
+            first = f" — {finding_line(check.findings[0], 90)}" if check.findings else ""
+            console.print(Text(f"  {check.name}: {check.summary}{first}"), soft_wrap=True)
 
 
 def _write_outputs(reports: list[Report], json_out: str | None, html_out: str | None,
@@ -110,7 +148,7 @@ def _emit(target: str, text: str) -> None:
         return
     path = Path(target)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="replace")  # lone surrogates from odd JSON
     tmp.replace(path)
 
 
