@@ -93,6 +93,7 @@ _TEMPLATE = re.compile(
     r"|\[(?:[Yy]our|[Ii]nsert|[Ee]nter|[Rr]ecipient|[Cc]ompany|[Nn]ame of)\b[^\]\n]{0,40}\]")
 _NEAR_EMPTY = re.compile(r"[\s.\-_*?…·,;:!'\"`~]*")
 _WORD = re.compile(r"\w\w+")
+_ANY_DIGIT = re.compile(r"\d")
 
 
 def mask(secret: str) -> str:
@@ -131,7 +132,7 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
         for m in _EMAIL.finditer(text):
             if m.group(1).lower() not in _FILE_SUFFIX_TLDS:
                 yield "content.email", m.group()
-    if not any(ch.isdigit() for ch in text):
+    if _ANY_DIGIT.search(text) is None:  # a C-speed scan; a Python loop over characters dominated
         return
     for m in _CARD.finditer(text):
         if _is_card(m.group()):
