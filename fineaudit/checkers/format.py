@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import orjson
 import xxhash
 from jsonschema import Draft202012Validator
@@ -116,6 +117,21 @@ def _validator(layout: str) -> Draft202012Validator:
     return Draft202012Validator(schema(layout))
 
 
+@lru_cache(maxsize=None)
+def _fast_validator(layout: str) -> Callable[[Any], Any]:
+    """The same schema compiled to Python: ~20x faster on the valid records that are most of a dataset."""
+    return fastjsonschema.compile(schema(layout))
+
+
+def _schema_errors(obj: Any, layout: str) -> list[ValidationError]:
+    """Every violation, with paths (jsonschema), looked for only when the compiled check fails."""
+    try:
+        _fast_validator(layout)(obj)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        return list(_validator(layout).iter_errors(obj))
+
+
 def _path(parts: Sequence[Any], prefix_map: Sequence[Message] | None = None) -> str:
     out = ""
     for i, part in enumerate(parts):
@@ -183,19 +199,22 @@ def _problems(obj: dict[str, Any], layout: str) -> Iterator[tuple[str, str, str]
         if "messages" not in obj and not messages:
             yield "format.missing_field", "messages", "missing required field 'messages'"
             return
-        for error in _validator(layout).iter_errors(normalized):
+        for error in _schema_errors(normalized, layout):
             yield from _schema_problems(error, messages if "messages" not in obj else None)
         if messages:
             yield from _chat_rules(messages)
         return
-    for error in _validator(layout).iter_errors(obj):
+    for error in _schema_errors(obj, layout):
         yield from _schema_problems(error, None)
 
 
 # --------------------------------------------------------------------------- style consistency
 
 STYLES = ("markdown", "no_final_punctuation", "template_marker", "no_system_prompt")
-_MARKDOWN = re.compile(r"^ {0,3}#{1,6} \S|^\s*(?:[-*+]|\d{1,3}[.)]) +\S|```|\*\*[^*\n]+\*\*|^\|.+\|\s*$", re.M)
+# markdown that starts a line (heading, list item, table row), tried at line starts only:
+# one multiline pattern over the whole text costs ~0.2 ms per response
+_MARKDOWN_LINE = re.compile(r" {0,3}#{1,6} \S|\s*(?:[-*+]|\d{1,3}[.)]) +\S|\|.+\|\s*$")
+_BOLD = re.compile(r"\*\*[^*\n]+\*\*")
 _FINAL = frozenset(".!?…。！？;:)]}\"'”’»`*>")
 # chat-template tokens and prompt-format headings: the trainer adds these, the data should not
 _TEMPLATE_MARKER = re.compile(
@@ -203,13 +222,20 @@ _TEMPLATE_MARKER = re.compile(
     re.M | re.I)
 
 
+def uses_markdown(text: str) -> bool:
+    if "```" in text or ("**" in text and _BOLD.search(text)):
+        return True
+    return any(_MARKDOWN_LINE.match(line) for line in text.split("\n"))
+
+
 def _note_style(tally: FormatTally, index: int, response: str, text: str, system: str | None,
                 layout: str) -> None:
     body = response.rstrip()
     if body:
-        tally.styles["markdown"].note(index, _MARKDOWN.search(body) is not None)
+        tally.styles["markdown"].note(index, uses_markdown(body))
         tally.styles["no_final_punctuation"].note(index, body[-1] not in _FINAL)
-    tally.styles["template_marker"].note(index, _TEMPLATE_MARKER.search(text) is not None)
+    marked = any(c in text for c in "<[#") and _TEMPLATE_MARKER.search(text) is not None
+    tally.styles["template_marker"].note(index, marked)
     if layout == "chat":
         tally.styles["no_system_prompt"].note(index, not system)
         if system:
