@@ -165,21 +165,24 @@ def test_charts_render_in_chromium(browser: Any, tmp_path: Path) -> None:
     assert uncovered == 6
 
 
-def sample_dataset(make_corpus: Any) -> Path:
-    samples = sorted(p for p in (REPO / "sample_data").glob("*") if p.suffix in (".jsonl", ".json", ".csv", ".parquet"))
-    if samples:
-        return samples[0]
-    return make_corpus("--records", "600", "--defects", "--seed", "3")[0]
+def sample_audit(make_corpus: Any) -> Report:
+    """The report of sample_data/flawed.jsonl with its eval and production files (a corpus else)."""
+    sample = REPO / "sample_data"
+    # drift embeds every record: only for the screenshot, to keep the suite fast
+    production = str(sample / "production.jsonl") if os.environ.get("FINEAUDIT_SCREENSHOT") else None
+    if (sample / "flawed.jsonl").exists():
+        return fineaudit.audit(str(sample / "flawed.jsonl"), eval=str(sample / "eval.jsonl"), production=production)
+    return fineaudit.audit(str(make_corpus("--records", "600", "--defects", "--seed", "3")[0]))
 
 
 @pytest.mark.slow
 def test_sample_report_in_chromium(browser: Any, make_corpus: Any, tmp_path: Path) -> None:
     """The real report of the sample data: loads cleanly; screenshot kept when asked for."""
-    data = sample_dataset(make_corpus)
     page = tmp_path / "report.html"
-    fineaudit.audit(str(data)).write_html(page)
+    sample_audit(make_corpus).write_html(page)
     seen = open_page(browser, page)
     assert seen["console"] == [] and seen["requests"] == [page.resolve().as_uri()]
+    assert browser.execute_script("return document.querySelectorAll('svg.chart').length") >= 1
     shot = tmp_path / "report.png"
     browser.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
