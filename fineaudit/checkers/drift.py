@@ -69,13 +69,16 @@ def _cheap_signals(train: Side, prod: Side) -> dict[str, Any]:
     return {**lengths, "vocabulary_js_divergence": vocab, "label_distribution": _labels(train, prod)}
 
 
+def _by_count(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _labels(train: Side, prod: Side) -> dict[str, Any] | None:
     prod_labels = Counter(r.label for r in prod.records if r.label is not None)
     if not prod_labels:
         return None
     train_labels = Counter(r.label for r in train.records if r.label is not None)
-    ordered = lambda c: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))  # noqa: E731
-    return {"train": ordered(train_labels), "production": ordered(prod_labels),
+    return {"train": _by_count(train_labels), "production": _by_count(prod_labels),
             "js_divergence": stats.js_divergence(train_labels, prod_labels)}
 
 
