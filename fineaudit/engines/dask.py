@@ -133,23 +133,23 @@ class DaskEngine:
 
     def __init__(self, batch_size: int = 5000, progress: ProgressSink | None = None,
                  scheduler: str | None = None, client: Client | None = None,
-                 block_bytes: int = BLOCK_BYTES, workers: int | None = None):
+                 block_bytes: int = BLOCK_BYTES, workers: int | None = None, connect_timeout: str = "30s"):
         self.batch_size, self.progress, self.block_bytes = batch_size, progress, block_bytes
         self.folder = f"fineaudit-{uuid.uuid4().hex}"
         self._cluster: LocalCluster | None = None
         self._own_client = client is None
-        self.client = client or self._connect(scheduler, workers)
+        self.client = client or self._connect(scheduler, workers, connect_timeout)
         self._loads = 0
         self._scattered: list[Future] = []
 
-    def _connect(self, scheduler: str | None, workers: int | None) -> Client:
+    def _connect(self, scheduler: str | None, workers: int | None, timeout: str) -> Client:
         if scheduler:
             try:
-                return Client(scheduler, timeout="30s")
+                return Client(scheduler, timeout=timeout)
             except (OSError, TimeoutError) as exc:
                 raise ConfigError(f"--scheduler: cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         self._cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                                     processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                                     processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
         return Client(self._cluster)
 
     @property
