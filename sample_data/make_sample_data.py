@@ -17,7 +17,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parent.parent / "shared" / "realdata" / "llama_factory" / "alpaca_en_demo.json"
 SYSTEM = "You are a helpful assistant."
 # records whose text trips a check on purpose-free data would muddy the clean example
-EXCLUDE = re.compile(r"as an ai|i'm sorry|i am sorry|@|https?://|\b\d{3}[-.\s]\d{3}[-.\s]\d{4}\b", re.I)
+EXCLUDE = re.compile(r"as an ai|i'm an ai|i am an ai|i'm sorry|i am sorry|@|https?://|"
+                     r"\b\d{3}[-.\s]\d{3}[-.\s]\d{4}\b|\[[A-Z][^\]]{1,30}\]", re.I)
 
 
 def to_chat(record: dict) -> dict:
@@ -33,7 +34,7 @@ def clean_records(source: Path) -> list[dict]:
     for record in json.loads(source.read_text(encoding="utf-8")):
         key = " ".join(record["instruction"].lower().split())
         text = " ".join(record.values())
-        if key in seen or EXCLUDE.search(text) or not record["output"].strip():
+        if key in seen or EXCLUDE.search(text) or len(record["output"].split()) < 3:
             continue
         seen.add(key)
         out.append(record)
@@ -49,13 +50,13 @@ def flawed_lines(train: list[dict]) -> list[str]:
         rec["messages"][-1]["content"] = text
         return json.dumps(rec, ensure_ascii=False)
 
-    base = json.loads(rows[10])
+    own = {i: json.loads(rows[i]) for i in (7, 20)}  # defects made from the line's own record
     near = json.loads(rows[12])
     near["messages"][-1]["content"] = near["messages"][-1]["content"].replace(".", "!", 1)
     rows[3] = rows[3][:-9]  # truncated line: unparsable JSON
-    rows[7] = json.dumps({"messages": base["messages"][:2]})  # no assistant turn
-    rows[20] = json.dumps({"messages": [base["messages"][0], dict(base["messages"][1], role="human"),
-                                        base["messages"][2]]})  # unknown role
+    rows[7] = json.dumps({"messages": own[7]["messages"][:2]})  # no assistant turn
+    rows[20] = json.dumps({"messages": [own[20]["messages"][0], dict(own[20]["messages"][1], role="human"),
+                                        own[20]["messages"][2]]})  # unknown role
     rows[30] = rows[40]  # exact duplicate
     rows[31] = json.dumps(near, ensure_ascii=False)  # near-duplicate of line 13
     rows[50] = with_response(50, "   ")  # empty response
