@@ -9,13 +9,14 @@ whole batch at a time:
    crosses a text); a word is a maximal run of ASCII letters, digits, `_` or non-ASCII bytes,
    which equals Python's `\\w+` on ASCII text; non-ASCII texts are first reduced to their
    `\\w+` words joined by spaces, so the byte rule splits them exactly where `\\w+` does;
-2. every word gets a 64-bit polynomial hash from prefix sums over the bytes (one pass, no
-   Python loop over words), finished with SplitMix64;
+2. every word is hashed from 8-byte loads straight out of that buffer (no Python loop over
+   words, no per-word string objects), finished with SplitMix64;
 3. an n-gram's hash is folded from its word hashes in n vector operations; a text with fewer
    than n words (but at least one) gets one shingle made of all its words, so short texts
    still match their copies.
 
-Signatures use multiply-shift permutations `(a*x + b) >> 32` with seeded 64-bit `a`, `b`.
+Signatures use seeded permutations `a*x + b mod 2**32` (odd `a`) of the top 32 bits of each
+shingle hash, computed permutations x shingles so the per-text minimum runs along memory.
 """
 from __future__ import annotations
 
@@ -31,11 +32,10 @@ from fineaudit.engines.grouping import splitmix64
 from fineaudit.normalize import Normalization, normalize_text
 
 _WORD_RE = re.compile(r"\w+")
-_P = 0x100000001B3  # FNV prime: odd, so it has an inverse modulo 2**64
-_P_INV = pow(_P, -1, 1 << 64)
 _FOLD = np.uint64(0x9E3779B97F4A7C15)
-_CHUNK_BYTES = 1 << 20  # bytes hashed at once: keeps the prefix-sum arrays small and cached
-_CHUNK_SHINGLES = 1 << 14  # shingles x permutations hashed at once: 16 MB per 128 permutations
+_CHUNK_BYTES = 1 << 22  # text characters tokenized at once: bounds the per-byte arrays
+_BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_CHUNK_SHINGLES = 1 << 13  # shingles x permutations hashed at once: 4 MB for 128, near the cache
 
 
 def _word_byte_table() -> np.ndarray:
@@ -60,30 +60,30 @@ def text_bytes(texts: Sequence[str], how: Normalization) -> tuple[np.ndarray, np
     lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths + 1, out=offsets[1:])
-    return np.frombuffer(b"\n".join(parts) + b"\n", dtype=np.uint8), offsets
-
-
-@lru_cache(maxsize=2)
-def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """P**k and P**-k modulo 2**64 for k < size (numpy integer products wrap, as wanted)."""
-    up = np.full(size, _P, dtype=np.uint64)
-    up[0] = 1
-    down = np.full(size, _P_INV, dtype=np.uint64)
-    down[0] = 1
-    return np.cumprod(up), np.cumprod(down)
+    # eight bytes of padding at the end, so an 8-byte load at any word start stays in bounds
+    return np.frombuffer(b"\n".join(parts) + b"\n" * 9, dtype=np.uint8), offsets
 
 
 def _hash_words(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, start byte) of every word in a byte array."""
+    """(hash, start byte) of every word in a byte array that ends with 8 non-word bytes.
+
+    A word is read 8 bytes at a time straight from the buffer (an unaligned uint64 view), so
+    the work is per word and per 8 bytes, not per byte; longer words fold in further 8-byte
+    pieces. Words hold no zero byte, so their first 8 bytes, zero-filled, identify them."""
     edges = np.diff(np.concatenate(([False], _WORD_BYTE[blob], [False])).view(np.int8))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    size = 1 << max(12, int(len(blob)).bit_length())  # round up so the cached powers get reused
-    up, down = _powers(size)
-    prefix = np.zeros(len(blob) + 1, dtype=np.uint64)
-    np.cumsum((blob.astype(np.uint64) + np.uint64(1)) * up[:len(blob)], out=prefix[1:])
-    # sum of byte_k * P**(k - start): the same word hashes the same wherever it stands
-    raw = (prefix[ends] - prefix[starts]) * down[starts]
-    return splitmix64(raw), starts
+    lengths = ends - starts
+    words8 = np.ndarray((len(blob) - 7,), dtype="<u8", buffer=blob, strides=(1,))
+    hashes = words8[starts] & _BYTE_MASKS[np.minimum(lengths, 8)]
+    longer = np.flatnonzero(lengths > 8)
+    offset = 8
+    while len(longer):
+        piece = words8[starts[longer] + offset] & _BYTE_MASKS[np.minimum(lengths[longer] - offset, 8)]
+        with np.errstate(over="ignore"):
+            hashes[longer] = splitmix64(hashes[longer]) * _FOLD + piece
+        offset += 8
+        longer = longer[lengths[longer] > offset]
+    return splitmix64(hashes), starts
 
 
 def word_hashes(texts: Sequence[str], how: Normalization = Normalization()) -> tuple[np.ndarray, np.ndarray]:
@@ -160,9 +160,13 @@ def signatures(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: i
     counts = np.diff(offsets)
     out = np.full((len(counts), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
     top = (shingles >> np.uint64(32)).astype(np.uint32)
+    buffer = np.empty((num_perm, _CHUNK_SHINGLES), dtype=np.uint32)  # reused: no page faults per chunk
     for docs in _shingle_chunks(offsets, np.flatnonzero(counts)):
         lo, hi = offsets[docs[0]], offsets[docs[-1] + 1]
-        hashed = a[:, None] * top[None, lo:hi]  # uint32 products wrap: arithmetic mod 2**32
+        if hi - lo > buffer.shape[1]:  # one text longer than a chunk
+            buffer = np.empty((num_perm, hi - lo), dtype=np.uint32)
+        hashed = buffer[:, :hi - lo]
+        np.multiply(a[:, None], top[None, lo:hi], out=hashed)  # uint32 products wrap: mod 2**32
         hashed += b[:, None]
         out[docs] = np.minimum.reduceat(hashed, offsets[docs] - lo, axis=1).T
     return out

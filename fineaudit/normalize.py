@@ -32,7 +32,11 @@ def normalize_text(text: str, how: Normalization = Normalization()) -> str:
 
 def text_key(text: str, how: Normalization = Normalization()) -> int:
     """A 64-bit key of the normalized text: equal texts, equal keys (xxh3; collisions ~2^-64)."""
-    return xxhash.xxh3_64_intdigest(normalize_text(text, how).encode("utf-8", "surrogatepass"))
+    return key_of_normalized(normalize_text(text, how))
 
 
-__all__ = ["Normalization", "normalize_text", "text_key"]
+def key_of_normalized(normalized: str) -> int:
+    return xxhash.xxh3_64_intdigest(normalized.encode("utf-8", "surrogatepass"))
+
+
+__all__ = ["Normalization", "key_of_normalized", "normalize_text", "text_key"]

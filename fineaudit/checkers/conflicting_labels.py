@@ -8,10 +8,10 @@ from itertools import combinations
 import numpy as np
 
 from fineaudit import minhash
-from fineaudit.checkers.exact_duplicates import ExactDuplicatesParams, excerpt, exact_groups, lines_of
+from fineaudit.checkers.exact_duplicates import ExactDuplicatesParams, exact_groups, excerpts_of
 from fineaudit.checkers.near_duplicates import NearDuplicatesParams, near_clusters
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.normalize import normalize_text
+from fineaudit.normalize import text_key
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Answer:
     """What a record answers to its prompt: its label, or its response's word 3-grams."""
 
     label: str | None
-    response_key: str
+    response_key: int
     shingles: np.ndarray
 
 
@@ -48,7 +48,7 @@ def answers_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, Answer]:
     responses = [batch.response[r] for r in rows]
     words, offsets = minhash.word_hashes(responses)
     sets = minhash.shingle_sets(*minhash.shingle_hashes(words, offsets, 3))
-    return {int(index[r]): Answer(batch.label[r], normalize_text(text), shingles)
+    return {int(index[r]): Answer(batch.label[r], text_key(text), shingles)
             for r, text, shingles in zip(rows, responses, sets)}
 
 
@@ -121,13 +121,13 @@ class ConflictingLabelsChecker(Checker):
                            findings=self._findings(data, conflicts, by_label))
 
     def _findings(self, data: Records, conflicts: list[tuple[list[int], str]], by_label: bool) -> list[Finding]:
-        first = lines_of(data, [g[0] for g, _ in conflicts[:5000]])
+        first = excerpts_of(data, [g[0] for g, _ in conflicts[:5000]], "prompt")
         code = "conflicting_labels.label" if by_label else "conflicting_labels.response"
         out = []
         for members, why in conflicts:
-            record = first.get(members[0])
-            shown = f' for "{excerpt(record.prompt)}"' if record else ""
-            out.append(Finding(code=code, records=tuple(members), line=record.line if record else None,
+            line, text = first.get(members[0], (None, ""))
+            shown = f' for "{text}"' if text else ""
+            out.append(Finding(code=code, records=tuple(members), line=line,
                                field="label" if by_label else "response",
                                message=f"records {', '.join(map(str, members[:12]))} share an input "
                                        f"but have {why}{shown}"))

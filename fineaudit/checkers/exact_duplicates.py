@@ -7,8 +7,8 @@ from functools import partial
 
 import numpy as np
 
-from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Record, RecordBatch, Records, Status
-from fineaudit.normalize import Normalization, normalize_text, text_key
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
+from fineaudit.normalize import Normalization, key_of_normalized, normalize_text
 
 SCOPES = ("text", "prompt", "response")
 EXCERPT = 80  # characters of the duplicated text shown in a finding
@@ -47,8 +47,9 @@ def exact_keys_batch(scope: str, how: Normalization, batch: RecordBatch) -> tupl
     """(key, index) of every parsed record whose compared text is not empty after normalization."""
     keys, indices = [], []
     for index, text in zip(batch.index, view_of(batch, scope)):
-        if normalize_text(text, how):  # empty prompts/responses are other checks' business
-            keys.append(text_key(text, how))
+        normalized = normalize_text(text, how)
+        if normalized:  # empty prompts/responses are other checks' business
+            keys.append(key_of_normalized(normalized))
             indices.append(index)
     return np.array(keys, dtype=np.uint64), np.array(indices, dtype=np.int64)
 
@@ -69,8 +70,24 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def lines_of(data: Records, indices: list[int]) -> dict[int, Record]:
-    return {r.index: r for r in data.take(indices)}
+Excerpt = tuple[int | None, str]  # (1-based line or None, start of the compared text)
+
+
+def excerpts_batch(scope: str, wanted: np.ndarray, batch: RecordBatch) -> dict[int, Excerpt]:
+    index = np.asarray(batch.index, dtype=np.int64)
+    texts = getattr(batch, scope)
+    return {int(index[r]): (batch.line[r], excerpt(texts[r])) for r in np.flatnonzero(np.isin(index, wanted))}
+
+
+def excerpts_of(data: Records, indices: list[int], scope: str) -> dict[int, Excerpt]:
+    """Line and excerpt of a few records, read in the engine's workers (not one by one here)."""
+    if not indices:
+        return {}
+    wanted = np.unique(np.asarray(indices, dtype=np.int64))
+    found: dict[int, Excerpt] = {}
+    for part in data.map_batches(partial(excerpts_batch, scope, wanted), desc=None):
+        found.update(part)
+    return found
 
 
 class ExactDuplicatesChecker(Checker):
@@ -108,15 +125,14 @@ class ExactDuplicatesChecker(Checker):
                            score=None if status is Status.WARN else max(0.0, 1.0 - fraction * 5))
 
     def _findings(self, data: Records, groups: list[list[int]], scope: str) -> list[Finding]:
-        first = lines_of(data, [g[0] for g in groups[:5000]])  # excerpts for the first groups only
+        first = excerpts_of(data, [g[0] for g in groups[:5000]], scope)  # the first groups only
         findings = []
         for group in groups:
-            record = first.get(group[0])
-            shown = f': "{excerpt(getattr(record, scope))}"' if record else ""
+            line, text = first.get(group[0], (None, ""))
+            shown = f': "{text}"' if text else ""
             others = ", ".join(map(str, group[1:11])) + (" …" if len(group) > 11 else "")
             findings.append(Finding(
-                code="exact_duplicates.group", records=tuple(group),
-                line=record.line if record else None, field=scope,
+                code="exact_duplicates.group", records=tuple(group), line=line, field=scope,
                 message=f"{len(group)} records with the same {scope} as record {group[0]} "
                         f"(repeated in {others}){shown}"))
         return findings

@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 
 from fineaudit import minhash
-from fineaudit.checkers.exact_duplicates import check_scope, excerpt, exact_keys_batch, lines_of
+from fineaudit.checkers.exact_duplicates import check_scope, excerpts_of, exact_keys_batch
 from fineaudit.checkers.near_duplicates import NearDuplicatesParams, band_keys_batch, shingle_sets_of
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
 from fineaudit.normalize import Normalization
@@ -74,8 +74,8 @@ def near_leaks(train: Records, held: Records, p: LeakageParams, seed: int) -> Ma
     pairs = join_keys(_keyed(train, fn, "leakage: train MinHash"), _keyed(held, fn, "leakage: eval MinHash"))
     if not len(pairs):
         return {}
-    eval_sets, _ = shingle_sets_of(held, lsh, np.unique(pairs[:, 0]), desc="leakage: verify eval")
-    train_sets, _ = shingle_sets_of(train, lsh, np.unique(pairs[:, 1]), desc="leakage: verify train")
+    eval_sets = shingle_sets_of(held, lsh, np.unique(pairs[:, 0]), desc="leakage: verify eval").sets
+    train_sets = shingle_sets_of(train, lsh, np.unique(pairs[:, 1]), desc="leakage: verify train").sets
     out: Matches = {}
     for e, t in pairs.tolist():
         similarity = minhash.jaccard(eval_sets[e], train_sets[t])
@@ -124,17 +124,17 @@ class LeakageChecker(Checker):
                            findings=self._findings(held, leaked, exact, near, p.scope))
 
     def _findings(self, held: Records, leaked: list[int], exact: Matches, near: Matches, scope: str) -> list[Finding]:
-        records = lines_of(held, leaked[:5000])
+        records = excerpts_of(held, leaked[:5000], scope)
         out = []
         for e in leaked:
             twins = {**near.get(e, {}), **exact.get(e, {})}
             train_ids = sorted(twins)
-            record = records.get(e)
-            shown = f': "{excerpt(getattr(record, scope))}"' if record else ""
+            line, text = records.get(e, (None, ""))
+            shown = f': "{text}"' if text else ""
             kind = "an exact copy" if e in exact else f"a near duplicate (Jaccard {max(twins.values()):.3f})"
             listed = ", ".join(map(str, train_ids[:12])) + (" …" if len(train_ids) > 12 else "")
             out.append(Finding(code="leakage.exact" if e in exact else "leakage.near", records=(e,),
-                               line=record.line if record else None, field=scope, source="eval",
+                               line=line, field=scope, source="eval",
                                message=f"eval record {e} is {kind} of training record"
                                        f"{'s' if len(train_ids) > 1 else ''} {listed}{shown}"))
         return out

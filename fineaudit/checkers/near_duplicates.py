@@ -7,8 +7,7 @@ from functools import partial
 import numpy as np
 
 from fineaudit import minhash
-from fineaudit.checkers.exact_duplicates import (check_scope, excerpt, lines_of, size_histogram,
-                                                 view_of)
+from fineaudit.checkers.exact_duplicates import Excerpt, check_scope, excerpt, size_histogram, view_of
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
 from fineaudit.minhash import Cluster
 from fineaudit.normalize import Normalization
@@ -72,40 +71,55 @@ def band_keys_batch(lsh: Lsh, batch: RecordBatch) -> tuple[np.ndarray, np.ndarra
     return keys[has].ravel(), np.repeat(index, lsh.bands)
 
 
-Verification = tuple[dict[int, np.ndarray], dict[int, np.ndarray]]  # shingle sets, signatures
+@dataclass
+class Verification:
+    """What the second pass brings back for the records in some LSH group."""
+
+    sets: dict[int, np.ndarray] = field(default_factory=dict)  # exact shingle sets
+    sigs: dict[int, np.ndarray] = field(default_factory=dict)  # MinHash signatures
+    excerpts: dict[int, Excerpt] = field(default_factory=dict)  # for findings
+
+    def update(self, other: Verification) -> Verification:
+        self.sets.update(other.sets)
+        self.sigs.update(other.sigs)
+        self.excerpts.update(other.excerpts)
+        return self
 
 
 def shingle_sets_batch(lsh: Lsh, wanted: np.ndarray, batch: RecordBatch) -> Verification:
-    """Shingle sets and MinHash signatures of this batch's records listed in `wanted` (sorted)."""
+    """Shingle sets, signatures and excerpts of this batch's records listed in `wanted`."""
     index = np.asarray(batch.index, dtype=np.int64)
     rows = np.flatnonzero(np.isin(index, wanted))
     if not len(rows):
-        return {}, {}
+        return Verification()
     texts = view_of(batch, lsh.scope)
     shingles, offsets = _shingles(lsh, [texts[r] for r in rows])
     sigs = minhash.signatures(shingles, offsets, lsh.num_perm, lsh.seed)
     ids = index[rows].tolist()
-    return dict(zip(ids, minhash.shingle_sets(shingles, offsets))), dict(zip(ids, sigs))
+    return Verification(dict(zip(ids, minhash.shingle_sets(shingles, offsets))), dict(zip(ids, sigs)),
+                        {i: (batch.line[r], excerpt(texts[r])) for i, r in zip(ids, rows.tolist())})
 
 
 def shingle_sets_of(data: Records, lsh: Lsh, wanted: np.ndarray, desc: str | None = None) -> Verification:
-    sets: dict[int, np.ndarray] = {}
-    sigs: dict[int, np.ndarray] = {}
-    for part_sets, part_sigs in data.map_batches(partial(shingle_sets_batch, lsh, wanted), desc=desc):
-        sets.update(part_sets)
-        sigs.update(part_sigs)
-    return sets, sigs
+    found = Verification()
+    for part in data.map_batches(partial(shingle_sets_batch, lsh, wanted), desc=desc):
+        found.update(part)
+    return found
+
+
+def near_clusters_with_excerpts(data: Records, p: NearDuplicatesParams, seed: int) -> tuple[list[Cluster], dict[int, Excerpt]]:
+    lsh = p.lsh(seed)
+    groups = data.group_by_key(partial(band_keys_batch, lsh), desc="near duplicates: MinHash")
+    if not groups:
+        return [], {}
+    wanted = np.unique(np.concatenate([np.asarray(g, dtype=np.int64) for g in groups]))
+    found = shingle_sets_of(data, lsh, wanted, desc="near duplicates: verify")
+    return minhash.greedy_clusters(groups, found.sets, p.threshold, found.sigs), found.excerpts
 
 
 def near_clusters(data: Records, p: NearDuplicatesParams, seed: int) -> list[Cluster]:
     """Verified near-duplicate clusters, ordered by kept record; the checker's and dedup's logic."""
-    lsh = p.lsh(seed)
-    groups = data.group_by_key(partial(band_keys_batch, lsh), desc="near duplicates: MinHash")
-    if not groups:
-        return []
-    wanted = np.unique(np.concatenate([np.asarray(g, dtype=np.int64) for g in groups]))
-    sets, sigs = shingle_sets_of(data, lsh, wanted, desc="near duplicates: verify")
-    return minhash.greedy_clusters(groups, sets, p.threshold, sigs)
+    return near_clusters_with_excerpts(data, p, seed)[0]
 
 
 class NearDuplicatesChecker(Checker):
@@ -128,7 +142,7 @@ class NearDuplicatesChecker(Checker):
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: NearDuplicatesParams = ctx.params
         lsh = p.lsh(ctx.seed)
-        clusters = near_clusters(data, p, ctx.seed)
+        clusters, excerpts = near_clusters_with_excerpts(data, p, ctx.seed)
         dropped = sum(len(c.members) - 1 for c in clusters)
         fraction = dropped / len(data) if len(data) else 0.0
         metrics = {"duplicate_records": dropped, "clusters": len(clusters),
@@ -144,19 +158,18 @@ class NearDuplicatesChecker(Checker):
         status = Status.FAIL if fraction > p.max_fraction else Status.WARN
         summary = (f"{dropped} near-duplicate records ({fraction:.1%}) in {len(clusters)} clusters "
                    f"at Jaccard >= {p.threshold} of word {p.ngram}-grams")
-        return self.result(status, summary, metrics, findings=self._findings(data, clusters, p),
+        return self.result(status, summary, metrics, findings=self._findings(clusters, excerpts, p),
                            thresholds=thresholds,
                            score=None if status is Status.WARN else max(0.0, 1.0 - fraction * 2))
 
-    def _findings(self, data: Records, clusters: list[Cluster], p: NearDuplicatesParams) -> list[Finding]:
-        kept = lines_of(data, [c.kept for c in clusters[:5000]])  # excerpts for the first clusters only
+    def _findings(self, clusters: list[Cluster], excerpts: dict[int, Excerpt],
+                  p: NearDuplicatesParams) -> list[Finding]:
         findings = []
         for c in clusters:
-            record = kept.get(c.kept)
-            shown = f': "{excerpt(getattr(record, p.scope))}"' if record else ""
+            line, text = excerpts.get(c.kept, (None, ""))
+            shown = f': "{text}"' if text else ""
             findings.append(Finding(
-                code="near_duplicates.cluster", records=c.members,
-                line=record.line if record else None, field=p.scope,
+                code="near_duplicates.cluster", records=c.members, line=line, field=p.scope,
                 message=f"{len(c.members)} near-duplicate records {_listing(c.members)} "
                         f"(lowest verified Jaccard to record {c.kept}: {c.lowest:.4f}){shown}"))
         return findings
