@@ -1,0 +1,83 @@
+"""How the audit's time and peak memory grow with the dataset, on the local and Dask engines.
+
+For each size it runs the real CLI (`fineaudit audit DATA --skip drift --engine E`) in a child
+process and samples the RSS of that process and all its descendants (worker processes, Dask
+nannies and workers) every 0.2 s; the peak of that sum is the figure that must stay under the
+memory target. Growth ratios are taken against the smallest size of the same run, so the
+machine's load affects both sides alike.
+
+    python benchmarks/bench_scale.py --sizes 100000,300000,1000000 --engines local,dask
+
+Corpora come from ../shared/bench/make_corpus.py and are kept in --cache (1M takes minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.py"
+
+
+def corpus(records: int, cache: Path) -> Path:
+    out = cache / f"chat-{records}"
+    if not (out / "data.jsonl").exists():
+        subprocess.run([sys.executable, str(MAKE_CORPUS), "--records", str(records), "--out", str(out)],
+                       check=True, capture_output=True)
+    return out / "data.jsonl"
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:  # a worker that just exited
+            pass
+    return total
+
+
+def run_audit(data: Path, engine: str) -> tuple[float, int, int]:
+    """(seconds, peak RSS of the process tree, exit status) of one audit."""
+    cmd = [sys.executable, "-m", "fineaudit.cli", "audit", str(data), "--skip", "drift",
+           "--engine", engine, "--no-progress", "--quiet", "--json", os.devnull]
+    started = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        peak = max(peak, tree_rss(proc))
+        time.sleep(0.2)
+    seconds = time.perf_counter() - started
+    if child.returncode not in (0, 1):
+        raise SystemExit(f"audit failed ({child.returncode}): {child.stderr.read().decode()[-2000:]}")
+    return seconds, peak, child.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100000,300000,1000000")
+    ap.add_argument("--engines", default="local,dask")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/fineaudit-bench"))
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
+    print(f"{'engine':7} {'records':>9} {'seconds':>8} {'peak MB':>8} {'s/ratio':>8} {'MB/ratio':>8} {'size ratio':>10}")
+    for engine in args.engines.split(","):
+        base: tuple[float, int] | None = None
+        for n in sizes:
+            seconds, peak, _ = run_audit(corpus(n, args.cache), engine)
+            base = base or (seconds, peak)
+            print(f"{engine:7} {n:>9} {seconds:>8.1f} {peak / 2**20:>8.0f} {seconds / base[0]:>8.2f} "
+                  f"{peak / base[1]:>8.2f} {n / sizes[0]:>10.1f}", flush=True)
+    print(f"load average after: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
