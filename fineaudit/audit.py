@@ -96,7 +96,8 @@ def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, clien
             from fineaudit.engines.dask import DaskEngine
         except ImportError as exc:
             raise ConfigError(f"--engine dask needs Dask: pip install 'fineaudit[dask]' ({exc})") from None
-        return DaskEngine(batch_size=cfg.batch_size, progress=sink, scheduler=scheduler, client=client)
+        return DaskEngine(batch_size=cfg.batch_size, progress=sink, scheduler=scheduler, client=client,
+                          workers=cfg.workers or None)
     raise ConfigError(f"unknown engine {name!r}; valid engines: local, dask")
 
 
