@@ -13,15 +13,17 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import orjson
 
 from fineaudit.checkers.exact_duplicates import exact_groups
 from fineaudit.checkers.near_duplicates import near_clusters
 from fineaudit.config import Config
-from fineaudit.core import InputError, Records
+from fineaudit.core import InputError, RecordBatch, Records
 from fineaudit.formats import detect_layout
 from fineaudit.loaders import open_source
 
@@ -64,11 +66,13 @@ def dedup_dataset(data: str, out: str, config: Config) -> str:
         records = engine.load(source, layout, "train", config.label_field or None)
         dropped = removals(records, config)
         total = len(records)
-        lines = {i: r.line for i, r in zip(sorted(dropped), records.take(sorted(dropped)))}
-        raws = {r.index: r.raw for r in records.take(sorted({d.kept for d in dropped.values()} | set(dropped)))}
+        named = np.unique(np.asarray([*dropped, *(d.kept for d in dropped.values())], dtype=np.int64))
+        found: dict[int, tuple[int | None, str]] = {}
+        for part in records.map_batches(partial(lines_batch, named), desc="dedup: removed records"):
+            found.update(part)
     _write_atomically(dest, lambda fh: _WRITERS[src.suffix](src, fh, set(dropped)))
     sidecar = Path(f"{dest}.removed.jsonl")
-    _write_atomically(sidecar, lambda fh: _write_sidecar(fh, dropped, lines, raws))
+    _write_atomically(sidecar, lambda fh: _write_sidecar(fh, dropped, found))
     exact = sum(1 for d in dropped.values() if d.reason == "exact")
     return (f"kept {total - len(dropped)} of {total} records: removed {exact} exact and "
             f"{len(dropped) - exact} near duplicates -> {dest} (removed records: {sidecar})")
@@ -86,13 +90,19 @@ def _write_atomically(dest: Path, write: Any) -> None:
         raise
 
 
-def _write_sidecar(fh: BinaryIO, dropped: dict[int, Removal], lines: dict[int, int | None],
-                   raws: dict[int, str]) -> None:
+def lines_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, tuple[int | None, str]]:
+    """(line, record as JSON text) of this batch's records listed in `wanted`."""
+    index = np.asarray(batch.index, dtype=np.int64)
+    return {int(index[r]): (batch.line[r], batch.raw[r]) for r in np.flatnonzero(np.isin(index, wanted))}
+
+
+def _write_sidecar(fh: BinaryIO, dropped: dict[int, Removal], found: dict[int, tuple[int | None, str]]) -> None:
     for i in sorted(dropped):
         d = dropped[i]
-        fh.write(orjson.dumps({"index": i, "line": lines.get(i), "reason": d.reason, "kept": d.kept,
-                               "similarity": d.similarity, "record": raws.get(i),
-                               "kept_record": raws.get(d.kept)}) + b"\n")
+        line, raw = found.get(i, (None, None))
+        fh.write(orjson.dumps({"index": i, "line": line, "reason": d.reason, "kept": d.kept,
+                               "similarity": d.similarity, "record": raw,
+                               "kept_record": found.get(d.kept, (None, None))[1]}) + b"\n")
 
 
 def _jsonl(src: Path, fh: BinaryIO, dropped: set[int]) -> None:
@@ -139,7 +149,6 @@ def _data_rows(rows: Iterator[list[str]]) -> Iterator[list[str]]:
 
 
 def _parquet(src: Path, fh: BinaryIO, dropped: set[int]) -> None:
-    import numpy as np
     import pyarrow.parquet as pq
 
     table = pq.read_table(src)

@@ -1,7 +1,7 @@
 """The near_duplicates check: MinHash + LSH candidates, each verified by exact Jaccard."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -136,8 +136,8 @@ class NearDuplicatesChecker(Checker):
     name = "near_duplicates"
     Params = NearDuplicatesParams
     order = 40
-    codes = {"near_duplicates.cluster": "records whose shingle sets are within the Jaccard "
-                                        "threshold of the cluster's first record (one finding per cluster)"}
+    codes = {"near_duplicates.cluster": "records whose word n-gram Jaccard to the cluster's first record is at "
+                                        "or above the threshold (one finding per cluster)"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: NearDuplicatesParams = ctx.params
@@ -150,7 +150,7 @@ class NearDuplicatesChecker(Checker):
                    "cluster_sizes": size_histogram([list(c.members) for c in clusters]),
                    "lowest_similarity": min((c.lowest for c in clusters), default=None),
                    "ngram": p.ngram, "num_perm": p.num_perm, "bands": lsh.bands, "rows": lsh.rows,
-                   "miss_probability_at_threshold": float(f"{minhash.false_negative_rate(p.threshold, lsh.bands, lsh.rows):.3g}")}
+                   "miss_probability_at_threshold": _rounded(minhash.false_negative_rate(p.threshold, lsh.bands, lsh.rows))}
         thresholds = {"threshold": p.threshold, "max_fraction": p.max_fraction}
         if not clusters:
             return self.result(Status.PASS, f"no near duplicates at Jaccard >= {p.threshold}",
@@ -175,10 +175,11 @@ class NearDuplicatesChecker(Checker):
         return findings
 
 
+def _rounded(value: float) -> float:
+    return float(f"{value:.3g}")
+
+
 def _listing(members: tuple[int, ...], limit: int = 12) -> str:
     shown = ", ".join(map(str, members[:limit]))
     return shown + (f", … ({len(members) - limit} more)" if len(members) > limit else "")
 
-
-def with_scope(p: NearDuplicatesParams, scope: str) -> NearDuplicatesParams:
-    return replace(p, scope=scope)
