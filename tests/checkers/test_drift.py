@@ -192,3 +192,15 @@ def test_partial_shift_is_located(alpaca: list[str]) -> None:
     named = [i for f in result.findings if f.code == "drift.uncovered_cluster" for i in f.records]
     first_added = N - len(added)
     assert named and sum(i >= first_added for i in named) / len(named) >= 0.6
+
+
+@pytest.mark.slow
+def test_a_rerun_from_a_warm_cache_gives_the_same_report(alpaca: list[str], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINEAUDIT_CACHE_DIR", str(tmp_path / "fresh"))  # cold on the first run
+    train = [instruction(p) for p in alpaca[:40]]
+    production = [{"prompt": p} for p in alpaca[40:80]]
+    runs = [fineaudit.audit(train, production=production, only=["drift"]).checks["drift"] for _ in range(2)]
+    cold, warm = ({k: v for k, v in r.metrics.items() if k != "embedding_seconds"} for r in runs)
+    assert cold == warm and runs[0].findings == runs[1].findings and runs[0].summary == runs[1].summary
+    assert runs[1].metrics["embedding_seconds"] < runs[0].metrics["embedding_seconds"]
