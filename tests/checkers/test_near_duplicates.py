@@ -96,3 +96,15 @@ def test_gpteacher_stricter_filters_leave_fewer_near_duplicates() -> None:
               for f in files]
     assert all(a > b for a, b in itertools.pairwise(counts[:2])) and counts[1] >= counts[2]
     assert counts[0] > 100
+
+
+def test_same_clusters_in_batches_and_worker_processes(make_corpus: Any) -> None:
+    # small batches spread the corpus over worker processes: clusters must not depend on it
+    import fineaudit
+
+    data, _ = make_corpus("--records", "3000")
+    config = {"workers": 2, "batch_size": 400}
+    batched = fineaudit.audit(str(data), only=["near_duplicates"], config=config, max_findings=0)
+    whole = run(str(data), "near_duplicates")
+    assert [f.records for f in batched.checks["near_duplicates"].findings] == [f.records for f in whole.findings]
+    assert batched.checks["near_duplicates"].metrics == whole.metrics
