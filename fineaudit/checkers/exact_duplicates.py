@@ -119,8 +119,8 @@ class ExactDuplicatesChecker(Checker):
             return self.result(Status.PASS, "no exact duplicates", metrics, thresholds=thresholds)
         findings = self._findings(data, groups, p.scope)
         status = Status.FAIL if fraction > p.max_fraction else Status.WARN
-        summary = (f"{dropped} duplicate records ({fraction:.1%}) in {len(groups)} groups "
-                   f"of identical {p.scope}")
+        summary = (f"{dropped} duplicate record{'s' if dropped != 1 else ''} ({fraction:.1%}) in "
+                   f"{len(groups)} group{'s' if len(groups) != 1 else ''} of identical {p.scope}")
         return self.result(status, summary, metrics, findings=findings, thresholds=thresholds,
                            score=None if status is Status.WARN else max(0.0, 1.0 - fraction * 5))
 
@@ -130,9 +130,9 @@ class ExactDuplicatesChecker(Checker):
         for group in groups:
             line, text = first.get(group[0], (None, ""))
             shown = f': "{text}"' if text else ""
-            others = ", ".join(map(str, group[1:11])) + (" …" if len(group) > 11 else "")
+            listed = ", ".join(map(str, group[:12])) + (f", … ({len(group) - 12} more)" if len(group) > 12 else "")
             findings.append(Finding(
                 code="exact_duplicates.group", records=tuple(group), line=line, field=scope,
-                message=f"{len(group)} records with the same {scope} as record {group[0]} "
-                        f"(repeated in {others}){shown}"))
+                message=f"{len(group)} records with the same {scope} after normalization: "
+                        f"{listed}{shown}"))
         return findings

@@ -156,8 +156,9 @@ class NearDuplicatesChecker(Checker):
             return self.result(Status.PASS, f"no near duplicates at Jaccard >= {p.threshold}",
                                metrics, thresholds=thresholds)
         status = Status.FAIL if fraction > p.max_fraction else Status.WARN
-        summary = (f"{dropped} near-duplicate records ({fraction:.1%}) in {len(clusters)} clusters "
-                   f"at Jaccard >= {p.threshold} of word {p.ngram}-grams")
+        summary = (f"{dropped} near-duplicate record{'s' if dropped != 1 else ''} ({fraction:.1%}) in "
+                   f"{len(clusters)} cluster{'s' if len(clusters) != 1 else ''} at Jaccard >= {p.threshold} "
+                   f"of word {p.ngram}-grams")
         return self.result(status, summary, metrics, findings=self._findings(clusters, excerpts, p),
                            thresholds=thresholds,
                            score=None if status is Status.WARN else max(0.0, 1.0 - fraction * 2))
