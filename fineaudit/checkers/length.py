@@ -255,12 +255,12 @@ class LengthChecker(Checker):
     @staticmethod
     def _status(m: dict[str, Any], counts: dict[str, int], outliers: list[Finding],
                 coverage: Finding | None, p: LengthParams) -> tuple[Status, str]:
-        over = f"{counts['over']} records over max_length {p.max_length} ({m['over_max_length_fraction']:.2%})"
+        over = f"{_plural(counts['over'], 'record')} over max_length {p.max_length} ({m['over_max_length_fraction']:.2%})"
         if m["over_max_length_fraction"] > p.max_truncated_fraction or counts["empty"]:
-            parts = [over if counts["over"] else "", f"{counts['empty']} empty responses" if counts["empty"] else ""]
+            parts = [over if counts["over"] else "", f"{_plural(counts['empty'], 'empty response')}" if counts["empty"] else ""]
             return Status.FAIL, "; ".join(s for s in parts if s)
         warnings = [over if counts["over"] else "",
-                    f"{counts['near_empty']} near-empty responses" if counts["near_empty"] else "",
+                    f"{_plural(counts['near_empty'], 'near-empty response')}" if counts["near_empty"] else "",
                     f"{len(outliers)} length outliers" if outliers else "",
                     "production prompts run longer than training's" if coverage else ""]
         if any(warnings):
@@ -273,3 +273,7 @@ def _with_total(result: CheckResult, total: int) -> CheckResult:
     from dataclasses import replace
 
     return replace(result, findings_total=total)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -169,9 +169,14 @@ def sample_audit(make_corpus: Any) -> Report:
     """The report of sample_data/flawed.jsonl with its eval and production files (a corpus else)."""
     sample = REPO / "sample_data"
     # drift embeds every record: only for the screenshot, to keep the suite fast
-    production = str(sample / "production.jsonl") if os.environ.get("FINEAUDIT_SCREENSHOT") else None
+    production = "sample_data/production.jsonl" if os.environ.get("FINEAUDIT_SCREENSHOT") else None
     if (sample / "flawed.jsonl").exists():
-        return fineaudit.audit(str(sample / "flawed.jsonl"), eval=str(sample / "eval.jsonl"), production=production)
+        here = os.getcwd()
+        os.chdir(REPO)  # paths in the report as a user in the repository would write them
+        try:
+            return fineaudit.audit("sample_data/flawed.jsonl", eval="sample_data/eval.jsonl", production=production)
+        finally:
+            os.chdir(here)
     return fineaudit.audit(str(make_corpus("--records", "600", "--defects", "--seed", "3")[0]))
 
 
