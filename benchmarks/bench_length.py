@@ -20,26 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import fineaudit
 from fineaudit.token_counting import count_tokens
+from synthetic_corpus import chat_corpus  # benchmarks/ is on sys.path when run as a script
 
-MAKE_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "make_corpus.py"
 
 
 def corpus(args: argparse.Namespace) -> Path:
-    if args.corpus:
-        return Path(args.corpus)
-    out = Path(tempfile.mkdtemp(prefix="bench-length-"))
-    subprocess.run([sys.executable, str(MAKE_CORPUS), "--records", str(args.records), "--out", str(out)],
-                   check=True, capture_output=True)
-    return out / "data.jsonl"
+    return Path(args.corpus) if args.corpus else chat_corpus(args.records)
 
 
 def turn_texts(path: Path, limit: int | None = None) -> list[list[str]]:

@@ -35,19 +35,11 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from synthetic_corpus import DEFAULT_CACHE, chat_corpus  # benchmarks/ is on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
-MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.py"
 WORD = re.compile(r"\w+")
 THRESHOLD, NUM_PERM, NGRAM = 0.8, 128, 5
-
-
-def corpus(records: int, cache: Path) -> Path:
-    out = cache / f"corpus-{records}"
-    if not (out / "truth.json").exists():
-        subprocess.run([sys.executable, str(MAKE_CORPUS), "--records", str(records), "--out", str(out)],
-                       check=True, capture_output=True)
-    return out / "data.jsonl"
 
 
 def truth_of(path: Path) -> dict[str, Any]:
@@ -170,10 +162,10 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma-separated baselines to skip: datasketch,rensa")
     ap.add_argument("--memory", action="store_true", help="fineaudit only: time and peak memory")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "fineaudit-bench")
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     args = ap.parse_args()
 
-    path = corpus(args.records, args.cache)
+    path = chat_corpus(args.records, args.cache)
     print(f"corpus: {args.records} chat records ({path.stat().st_size / 1e6:.0f} MB); "
           f"load average {os.getloadavg()[0]:.2f}; cpus {os.cpu_count()}")
     if args.memory and not args.inner:  # a clean process: only fineaudit and its workers count

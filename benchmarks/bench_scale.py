@@ -20,17 +20,9 @@ import time
 from pathlib import Path
 
 import psutil
+from synthetic_corpus import DEFAULT_CACHE, chat_corpus  # benchmarks/ is on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
-MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.py"
-
-
-def corpus(records: int, cache: Path) -> Path:
-    out = cache / f"chat-{records}"
-    if not (out / "data.jsonl").exists():
-        subprocess.run([sys.executable, str(MAKE_CORPUS), "--records", str(records), "--out", str(out)],
-                       check=True, capture_output=True)
-    return out / "data.jsonl"
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -63,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100000,300000,1000000")
     ap.add_argument("--engines", default="local,dask")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/fineaudit-bench"))
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
@@ -71,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     for engine in args.engines.split(","):
         base: tuple[float, int] | None = None
         for n in sizes:
-            seconds, peak, _ = run_audit(corpus(n, args.cache), engine)
+            seconds, peak, _ = run_audit(chat_corpus(n, args.cache), engine)
             base = base or (seconds, peak)
             print(f"{engine:7} {n:>9} {seconds:>8.1f} {peak / 2**20:>8.0f} {seconds / base[0]:>8.2f} "
                   f"{peak / base[1]:>8.2f} {n / sizes[0]:>10.1f}", flush=True)
