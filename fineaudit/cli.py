@@ -5,7 +5,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -107,7 +106,8 @@ def _width() -> int | None:
 def _show(report: Report, console: Console, quiet: bool, cached: bool) -> None:
     from rich.text import Text
 
-    from fineaudit.render.terminal import finding_line, render_terminal, verdict_line
+    from fineaudit.render.finding_text import finding_line
+    from fineaudit.render.terminal import render_terminal, verdict_line
 
     if not quiet:
         render_terminal(report, console)

@@ -315,7 +315,7 @@ class Report:
                 "checks": [c.to_dict() for c in self.checks.values()]}
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=_json_default)
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=json_default)
 
     def write_json(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
@@ -330,7 +330,7 @@ class Report:
             raise DatasetNotReady(self)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     # numpy scalars and arrays find their way into metrics; JSON wants plain numbers
     if hasattr(value, "tolist"):
         return value.tolist()

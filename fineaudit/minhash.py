@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from fineaudit.engines.grouping import splitmix64
+from fineaudit.integer_hash import splitmix64
 from fineaudit.normalize import Normalization, normalize_text
 
 _WORD_RE = re.compile(r"\w+")

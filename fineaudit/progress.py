@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import IO, Any
 
 
@@ -44,3 +44,10 @@ def make_progress(enabled: bool, stream: IO[str] | None = None) -> NoProgress | 
     if enabled and stream.isatty():
         return TerminalProgress(stream)
     return NoProgress()
+
+
+def track_step(progress: Any, desc: str | None, total: int | None) -> Any:
+    """`progress.track(desc, total)`, or a context that shows nothing when either is missing."""
+    if progress is None or desc is None:
+        return nullcontext(None)
+    return progress.track(desc, total)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fineaudit.config import Config
-from fineaudit.core import CheckResult, DatasetInfo, Finding, Report, Shard, Status, _json_default
+from fineaudit.core import CheckResult, DatasetInfo, Finding, Report, Shard, Status, json_default
 
 CACHE_ENV = "FINEAUDIT_CACHE_DIR"
 CACHE_DIRNAME = ".fineaudit_cache"
@@ -76,7 +76,7 @@ class ResultCache:
                  "shards": [[s.path, s.first_index] for s in report.dataset.shards]}
         target = self._entry(key)
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(entry, ensure_ascii=False, default=_json_default), "utf-8", "replace")
+        tmp.write_text(json.dumps(entry, ensure_ascii=False, default=json_default), "utf-8", "replace")
         tmp.replace(target)  # atomic: a concurrent reader sees the old entry or the new one
         self._prune()
 

@@ -29,13 +29,13 @@ import pyarrow as pa
 from distributed import Client, Future, LocalCluster, get_worker
 
 from fineaudit.core import ConfigError, DatasetInfo, ProgressSink, Record, RecordBatch
-from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, block_batches, key_buckets,
-                                        keyed_groups, line_offsets, merge_keyed_groups,
+from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, block_batches, default_workers,
+                                        key_buckets, keyed_groups, line_offsets, merge_keyed_groups,
                                         plan_blocks, sample_indices)
-from fineaudit.engines.local import (_track, default_workers, first_indices, forget_readers,
-                                     from_arrow, read_spool_batch, shards_of, spool_block,
-                                     spool_refs, to_arrow)
+from fineaudit.engines.spool import (first_indices, forget_readers, from_arrow, read_spool_batch,
+                                     shards_of, spool_block, spool_refs, to_arrow)
 from fineaudit.loaders import Source
+from fineaudit.progress import track_step
 
 T = TypeVar("T")
 ROW_BATCHES_PER_PART = 8  # in-memory records travel to the workers this many batches at a time
@@ -161,7 +161,7 @@ class DaskEngine:
         spec = BatchSpec(layout, role, label_field, self.batch_size)
         folder = f"{self.folder}/{role}-{self._loads}"
         self._loads += 1
-        with _track(self.progress, f"loading {role}", None):
+        with track_step(self.progress, f"loading {role}", None):
             if source.rows is not None:
                 parts, rows = self._scatter_rows(source, spec)
                 blocks: list[Block] = []
@@ -237,7 +237,7 @@ class DaskRecords:
         futures = [self._submit(_map_part, n, fn) for n in range(len(self.parts))]
         results: list[T] = []
         try:
-            with _track(self.engine.progress, desc, len(self)) as task:
+            with track_step(self.engine.progress, desc, len(self)) as task:
                 for part, future in zip(self.parts, futures):
                     results.extend(future.result())
                     if task is not None:
@@ -253,7 +253,7 @@ class DaskRecords:
         mapped = [self._submit(_shuffle_part, n, fn, buckets) for n in range(len(self.parts))]
         pieces = [[client.submit(operator.getitem, m, j, pure=False) for m in mapped] for j in range(buckets)]
         reduced = [client.submit(_group_bucket, bucket, pure=False) for bucket in pieces]
-        with _track(self.engine.progress, desc, len(self)):
+        with track_step(self.engine.progress, desc, len(self)):
             parts = client.gather(reduced)
         return merge_keyed_groups(parts)
 

@@ -8,6 +8,7 @@ them into global indices (running across shards in sorted file order) and file l
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -17,9 +18,9 @@ import numpy as np
 
 from fineaudit.core import InputError, RecordBatch
 from fineaudit.formats import RawItem, build_batch
+from fineaudit.integer_hash import splitmix64
 from fineaudit.loaders import item_from_object, parse_json_line, read_file
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 BLOCK_BYTES = 32 << 20  # a JSON Lines block: big enough to amortize a task, small enough to balance
 _BOM = b"\xef\xbb\xbf"
 
@@ -196,15 +197,6 @@ def key_buckets(keys: np.ndarray, buckets: int) -> np.ndarray:
 # --------------------------------------------------------------------------- samples
 
 
-def splitmix64(values: np.ndarray) -> np.ndarray:
-    """A fast, well-mixed 64-bit hash of integers (vectorized SplitMix64 finalizer)."""
-    with np.errstate(over="ignore"):
-        z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return (z ^ (z >> np.uint64(31))) & _MASK64
-
-
 def sample_indices(total: int, n: int, seed: int) -> list[int]:
     """A seeded uniform sample of n of range(total), sorted; depends on nothing but its arguments.
 
@@ -216,3 +208,11 @@ def sample_indices(total: int, n: int, seed: int) -> list[int]:
     scores = splitmix64(salted)
     chosen = np.argpartition(scores, n)[:n]
     return sorted(chosen.tolist())
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def default_workers() -> int:
+    """One process or Dask worker per core this process may use, at most 8."""
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))

@@ -11,129 +11,26 @@ them, and only its (small) result travels back.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import tempfile
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import nullcontext
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from fineaudit.core import DatasetInfo, ProgressSink, Record, RecordBatch, Shard
-from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, LineCount, batch_lengths,
-                                        block_batches, groups_of_equal_keys, line_offsets,
-                                        plan_blocks, read_block_items, sample_indices)
-from fineaudit.formats import RawItem
+from fineaudit.core import DatasetInfo, ProgressSink, Record, RecordBatch
+from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_workers, groups_of_equal_keys,
+                                        line_offsets, plan_blocks, sample_indices)
+from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch,
+                                     shards_of, spool_block, spool_refs, write_spool)
 from fineaudit.loaders import Source
+from fineaudit.progress import track_step
 
 T = TypeVar("T")
-
-SPOOL_SCHEMA = pa.schema([
-    ("index", pa.int64()), ("line", pa.int64()), ("prompt", pa.large_string()),
-    ("response", pa.large_string()), ("text", pa.large_string()), ("label", pa.string()),
-    ("system", pa.large_string()), ("turns", pa.int32()), ("raw", pa.large_string()),
-    ("error", pa.string()),
-])
-
-
-def to_arrow(batch: RecordBatch) -> pa.RecordBatch:
-    return pa.record_batch([pa.array(getattr(batch, c), type=SPOOL_SCHEMA.field(c).type)
-                            for c in RecordBatch.COLUMNS], schema=SPOOL_SCHEMA)
-
-
-def from_arrow(table: pa.RecordBatch, source: str) -> RecordBatch:
-    return RecordBatch(source=source, **{c: table.column(c).to_pylist() for c in RecordBatch.COLUMNS})
-
-
-def default_workers() -> int:
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
-
-
-# --------------------------------------------------------------------------- spool files
-
-
-@dataclass(frozen=True)
-class SpoolBatch:
-    """Where one batch lies: a spool file, its batch number, and the shifts to global numbering.
-
-    A spool file numbers its records from 0 and its lines from its block's first line; reading
-    adds `block_start` and `line_offset`."""
-
-    path: str
-    number: int
-    first_index: int
-    length: int
-    block_start: int
-    line_offset: int
-
-
-def write_spool(items: Iterator[RawItem], spec: BatchSpec, path: str) -> int:
-    """Items as batches (indices from 0) in an Arrow IPC file; returns the records written."""
-    records = 0
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as writer:
-        for batch in block_batches(items, spec):
-            writer.write_batch(to_arrow(batch))
-            records += len(batch)
-    return records
-
-
-def spool_block(block: Block, spec: BatchSpec, path: str) -> tuple[int, int]:
-    """Parse one block into a spool file; returns (records, lines the block owns)."""
-    count = LineCount()
-    records = write_spool(read_block_items(block, count), spec, path)
-    return records, count.lines
-
-
-_readers: dict[str, pa.ipc.RecordBatchFileReader] = {}
-
-
-def read_spool_batch(ref: SpoolBatch, source: str) -> RecordBatch:
-    reader = _readers.get(ref.path)
-    if reader is None:
-        # a plain file, not a memory map: mapped pages would count in every reader's RSS
-        reader = _readers[ref.path] = pa.ipc.open_file(pa.OSFile(ref.path, "rb"))
-    table = reader.get_batch(ref.number)
-    if ref.block_start or ref.line_offset:
-        table = table.set_column(0, "index", pc.add(table.column("index"), ref.block_start))
-        table = table.set_column(1, "line", pc.add(table.column("line"), ref.line_offset))
-    return from_arrow(table, source)
-
-
-def forget_readers(folder: str) -> None:
-    for path in [p for p in _readers if p.startswith(folder)]:
-        del _readers[path]
-
-
-def spool_refs(paths: Sequence[str], records: Sequence[int], first: Sequence[int],
-               offsets: Sequence[int], batch_size: int) -> list[SpoolBatch]:
-    """Every batch of these spool files, in record order."""
-    refs = []
-    for path, n, start, offset in zip(paths, records, first, offsets):
-        for number, length in enumerate(batch_lengths(n, batch_size)):
-            refs.append(SpoolBatch(path, number, start + number * batch_size, length, start, offset))
-    return refs
-
-
-def first_indices(records: Sequence[int]) -> list[int]:
-    return np.r_[0, np.cumsum(records[:-1], dtype=np.int64)].tolist() if records else []
-
-
-def shards_of(source: Source, blocks: Sequence[Block], first: Sequence[int]) -> tuple[Shard, ...]:
-    """Each shard file and the index of its first record (for a sharded input)."""
-    if not source.sharded:
-        return ()
-    starts: dict[int, Shard] = {}
-    for block, start in zip(blocks, first):
-        starts.setdefault(block.file, Shard(block.path, start))
-    return tuple(starts[f] for f in sorted(starts))
 
 
 # --------------------------------------------------------------------------- engine
@@ -157,7 +54,7 @@ class LocalEngine:
         spec = BatchSpec(layout, role, label_field, self.batch_size)
         stem = str(self._workdir / f"{role}-{self._loads}")
         self._loads += 1
-        with _track(self.progress, f"loading {role}", None) as task:
+        with track_step(self.progress, f"loading {role}", None) as task:
             if source.rows is not None:
                 blocks: list[Block] = []
                 paths, sha = [f"{stem}-rows.arrow"], None
@@ -232,7 +129,7 @@ class LocalRecords:
     def map_batches(self, fn: Callable[[RecordBatch], T], *, desc: str | None = None) -> list[T]:
         results: list[T] = []
         n = len(self.batches)
-        with _track(self.engine.progress, desc, len(self)) as task:
+        with track_step(self.engine.progress, desc, len(self)) as task:
             if n > 1 and self.engine.workers > 1:
                 outputs = self.engine.pool().map(_apply, [fn] * n, self.batches, [self.source] * n)
             else:
@@ -265,9 +162,3 @@ class LocalRecords:
 
     def sample(self, n: int, seed: int) -> list[Record]:
         return self.take(sample_indices(len(self), n, seed))
-
-
-def _track(progress: ProgressSink | None, desc: str | None, total: int | None) -> Any:
-    if progress is None or desc is None:
-        return nullcontext(None)
-    return progress.track(desc, total)

@@ -5,14 +5,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fineaudit.core import Report, _json_default
+from fineaudit.core import Report, json_default
 from fineaudit.formats import schema
 
 
 def render_json(reports: Sequence[Report]) -> str:
     """One report as an object; several as an array (the contract's rule for several DATA)."""
     value: Any = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
-    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    return json.dumps(value, indent=2, ensure_ascii=False, default=json_default)
 
 
 def validate_report(document: Any) -> None:
@@ -21,4 +21,4 @@ def validate_report(document: Any) -> None:
 
     validator = Draft202012Validator(schema("report"), format_checker=FormatChecker())
     for item in document if isinstance(document, list) else [document]:
-        validator.validate(json.loads(json.dumps(item, default=_json_default)))
+        validator.validate(json.loads(json.dumps(item, default=json_default)))

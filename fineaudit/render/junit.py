@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from fineaudit.core import CheckResult, Report, Status
-from fineaudit.render.terminal import finding_line
+from fineaudit.render.finding_text import finding_line
 
 FINDINGS_IN_FAILURE = 10
 

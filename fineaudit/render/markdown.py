@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fineaudit.core import CheckResult, Report, Status
-from fineaudit.render.terminal import finding_line
+from fineaudit.render.finding_text import finding_line
 
 ICON = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIPPED: "⏭️", Status.ERROR: "💥"}
 _ESCAPES = {"|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "`": "\\`", "*": "\\*", "_": "\\_",

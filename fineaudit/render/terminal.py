@@ -5,22 +5,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fineaudit.core import CheckResult, Finding, Report, Status
+from fineaudit.core import CheckResult, Report, Status
+from fineaudit.render.finding_text import finding_line
 
 STATUS_STYLE = {Status.PASS: ("PASS", "green"), Status.WARN: ("WARN", "yellow"),
                 Status.FAIL: ("FAIL", "bold red"), Status.SKIPPED: ("skip", "dim"),
                 Status.ERROR: ("ERROR", "bold magenta")}
 FINDINGS_SHOWN = 3
-
-
-def finding_line(finding: Finding, width: int = 110) -> str:
-    where = f"line {finding.line}" if finding.line else (
-        f"record {finding.records[0]}" if finding.records else "")
-    if finding.source != "train":
-        where = f"{finding.source} {where}".strip()
-    text = f"{where}: {finding.message}" if where else finding.message
-    text = " ".join(text.split())  # dataset text may hold newlines; keep one line per finding
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _findings_cell(result: CheckResult) -> Text:

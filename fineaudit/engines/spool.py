@@ -1,0 +1,113 @@
+"""Spool files: the parsed record views of one block in an Arrow IPC file, read batch by batch.
+
+Both engines parse each block once into a spool file (the local engine in a private temporary
+folder, the Dask engine in each worker's local directory) and every later pass reads it batch
+by batch, so memory holds one batch per process, not the dataset. A spool file numbers its
+records from 0 and its lines from its block's first line; a `SpoolBatch` carries the shifts
+to global numbering.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fineaudit.core import RecordBatch, Shard
+from fineaudit.engines.grouping import BatchSpec, Block, LineCount, batch_lengths, block_batches, read_block_items
+from fineaudit.formats import RawItem
+from fineaudit.loaders import Source
+
+SPOOL_SCHEMA = pa.schema([
+    ("index", pa.int64()), ("line", pa.int64()), ("prompt", pa.large_string()),
+    ("response", pa.large_string()), ("text", pa.large_string()), ("label", pa.string()),
+    ("system", pa.large_string()), ("turns", pa.int32()), ("raw", pa.large_string()),
+    ("error", pa.string()),
+])
+
+
+def to_arrow(batch: RecordBatch) -> pa.RecordBatch:
+    return pa.record_batch([pa.array(getattr(batch, c), type=SPOOL_SCHEMA.field(c).type)
+                            for c in RecordBatch.COLUMNS], schema=SPOOL_SCHEMA)
+
+
+def from_arrow(table: pa.RecordBatch, source: str) -> RecordBatch:
+    return RecordBatch(source=source, **{c: table.column(c).to_pylist() for c in RecordBatch.COLUMNS})
+
+
+@dataclass(frozen=True)
+class SpoolBatch:
+    """Where one batch lies: a spool file, its batch number, and the shifts to global numbering.
+
+    A spool file numbers its records from 0 and its lines from its block's first line; reading
+    adds `block_start` and `line_offset`."""
+
+    path: str
+    number: int
+    first_index: int
+    length: int
+    block_start: int
+    line_offset: int
+
+
+def write_spool(items: Iterator[RawItem], spec: BatchSpec, path: str) -> int:
+    """Items as batches (indices from 0) in an Arrow IPC file; returns the records written."""
+    records = 0
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as writer:
+        for batch in block_batches(items, spec):
+            writer.write_batch(to_arrow(batch))
+            records += len(batch)
+    return records
+
+
+def spool_block(block: Block, spec: BatchSpec, path: str) -> tuple[int, int]:
+    """Parse one block into a spool file; returns (records, lines the block owns)."""
+    count = LineCount()
+    records = write_spool(read_block_items(block, count), spec, path)
+    return records, count.lines
+
+
+_readers: dict[str, pa.ipc.RecordBatchFileReader] = {}
+
+
+def read_spool_batch(ref: SpoolBatch, source: str) -> RecordBatch:
+    reader = _readers.get(ref.path)
+    if reader is None:
+        # a plain file, not a memory map: mapped pages would count in every reader's RSS
+        reader = _readers[ref.path] = pa.ipc.open_file(pa.OSFile(ref.path, "rb"))
+    table = reader.get_batch(ref.number)
+    if ref.block_start or ref.line_offset:
+        table = table.set_column(0, "index", pc.add(table.column("index"), ref.block_start))
+        table = table.set_column(1, "line", pc.add(table.column("line"), ref.line_offset))
+    return from_arrow(table, source)
+
+
+def forget_readers(folder: str) -> None:
+    for path in [p for p in _readers if p.startswith(folder)]:
+        del _readers[path]
+
+
+def spool_refs(paths: Sequence[str], records: Sequence[int], first: Sequence[int],
+               offsets: Sequence[int], batch_size: int) -> list[SpoolBatch]:
+    """Every batch of these spool files, in record order."""
+    refs = []
+    for path, n, start, offset in zip(paths, records, first, offsets):
+        for number, length in enumerate(batch_lengths(n, batch_size)):
+            refs.append(SpoolBatch(path, number, start + number * batch_size, length, start, offset))
+    return refs
+
+
+def first_indices(records: Sequence[int]) -> list[int]:
+    return np.r_[0, np.cumsum(records[:-1], dtype=np.int64)].tolist() if records else []
+
+
+def shards_of(source: Source, blocks: Sequence[Block], first: Sequence[int]) -> tuple[Shard, ...]:
+    """Each shard file and the index of its first record (for a sharded input)."""
+    if not source.sharded:
+        return ()
+    starts: dict[int, Shard] = {}
+    for block, start in zip(blocks, first):
+        starts.setdefault(block.file, Shard(block.path, start))
+    return tuple(starts[f] for f in sorted(starts))
