@@ -11,7 +11,7 @@ from typing import Any
 from fineaudit.config import Config, load_config
 from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Records,
                             Report, Status)
-from fineaudit.formats import PROMPTS, check_format_name, detect_layout
+from fineaudit.formats import PROMPTS, check_format_name
 from fineaudit.loaders import Source, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers
@@ -104,7 +104,7 @@ def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, clien
 def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config) -> dict[str, Records | None]:
     label_field = cfg.label_field or None
     train = sources["train"]
-    layout = cfg.format if cfg.format != "auto" else detect_layout(train.peek(), train.path or "data")
+    layout = cfg.format if cfg.format != "auto" else train.detect_layout()
     loaded: dict[str, Records | None] = {"train": runner.load(train, layout, "train", label_field)}
     if sources["eval"] is not None:
         loaded["eval"] = runner.load(sources["eval"], layout, "eval", label_field)

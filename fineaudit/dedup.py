@@ -24,7 +24,6 @@ from fineaudit.checkers.exact_duplicates import exact_groups
 from fineaudit.checkers.near_duplicates import near_clusters
 from fineaudit.config import Config
 from fineaudit.core import InputError, RecordBatch, Records
-from fineaudit.formats import detect_layout
 from fineaudit.loaders import open_source
 
 
@@ -62,7 +61,7 @@ def dedup_dataset(data: str, out: str, config: Config) -> str:
     from fineaudit.engines.local import LocalEngine
 
     with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
-        layout = config.format if config.format != "auto" else detect_layout(source.peek(), data)
+        layout = config.format if config.format != "auto" else source.detect_layout()
         records = engine.load(source, layout, "train", config.label_field or None)
         dropped = removals(records, config)
         total = len(records)

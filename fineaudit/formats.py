@@ -52,8 +52,11 @@ def layout_of(obj: Any) -> str | None:
     return None
 
 
-def detect_layout(objects: Iterable[Any], where: str = "data") -> str:
-    """The layout of the majority of these records; UnknownLayout when there is none."""
+def detect_layout(objects: Iterable[Any], where: str = "data", first_error: str | None = None) -> str:
+    """The layout of the majority of these records; UnknownLayout when there is none.
+
+    `first_error` (the first unparsable line, if any) is quoted when nothing could be parsed,
+    since then it, not the layout, is what the user must fix."""
     votes: Counter[str] = Counter()
     keys_seen: Counter[str] = Counter()
     seen = 0
@@ -69,6 +72,8 @@ def detect_layout(objects: Iterable[Any], where: str = "data") -> str:
     if ranked and ranked[0][1] * 2 > seen and (len(ranked) == 1 or ranked[1][1] < ranked[0][1]):
         return ranked[0][0]
     keys = ", ".join(k for k, _ in keys_seen.most_common(12)) or "none (no parsable JSON object)"
+    if not seen and first_error:
+        raise UnknownLayout(f"{where}: no record could be parsed; the first bad one is at {first_error}")
     what = ("ambiguous layout (" + " vs ".join(f"{n}: {c} records" for n, c in ranked) + ")"
             if len(ranked) > 1 else "unknown layout")
     raise UnknownLayout(

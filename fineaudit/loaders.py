@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from fineaudit.core import InputError, Shard
-from fineaudit.formats import RawItem
+from fineaudit.formats import RawItem, detect_layout
 
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 _BINARY_SNIFF = 8192
@@ -65,8 +65,17 @@ class Source:
 
     def peek(self, n: int = 1000) -> list[Any]:
         """The first n parsed objects, for layout detection."""
+        return [item.obj for item in self._first_items(n) if item.error is None]
+
+    def detect_layout(self, n: int = 1000) -> str:
+        """The layout of the first n records (UnknownLayout naming the first bad line if none parse)."""
+        items = self._first_items(n)
+        first_error = next((f"line {i.line}: {i.error}" for i in items if i.error is not None), None)
+        return detect_layout([i.obj for i in items if i.error is None], self.path or "data", first_error)
+
+    def _first_items(self, n: int) -> list[RawItem]:
         stream = self._iter_rows_in_memory() if self.rows is not None else self._iter_files()
-        return [item.obj for item in islice(stream, n) if item.error is None]
+        return list(islice(stream, n))
 
     def sha256(self) -> str | None:
         if self.rows is not None:

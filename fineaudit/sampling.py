@@ -19,7 +19,7 @@ import numpy as np
 from fineaudit.config import Config
 from fineaudit.core import Record, RecordBatch
 from fineaudit.engines.grouping import sample_indices
-from fineaudit.formats import as_text, chat_messages, detect_layout
+from fineaudit.formats import as_text, chat_messages
 from fineaudit.loaders import open_source
 
 LENGTH_BANDS = ("shortest quarter", "second quarter", "third quarter", "longest quarter")
@@ -81,7 +81,7 @@ def sample_dataset(data: Any, count: int, *, seed: int = 0, config: Config | Non
 
     config = config or Config()
     source = open_source(data, "data")
-    layout = config.format if config.format != "auto" else detect_layout(source.peek(), source.path or "data")
+    layout = config.format if config.format != "auto" else source.detect_layout()
     with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
         records = engine.load(source, layout, "train", config.label_field or None)
         parts = records.map_batches(strata_batch)

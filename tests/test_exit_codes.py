@@ -55,6 +55,15 @@ def test_unknown_layout_exits_2_listing_layouts_and_keys(run_cli, tmp_path: Path
     assert "instruction (instruction, output)" in result.stderr
 
 
+def test_a_file_with_no_parsable_record_names_its_first_bad_line(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "pretty.jsonl"  # pretty-printed objects under a .jsonl name, as people do
+    path.write_text(json.dumps(chat("q", "a"), indent=4) + "\n" + json.dumps(chat("r", "b"), indent=4) + "\n")
+    result = run_cli("audit", path)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "no record could be parsed" in result.stderr and "line 1: invalid JSON" in result.stderr
+    assert "pretty-printed JSON, not JSON Lines" in result.stderr
+
+
 def test_several_datasets_one_report_each_and_json_array(run_cli, tmp_path: Path) -> None:
     good = write_jsonl(tmp_path / "good.jsonl", [chat(f"q{i}", f"a{i}") for i in range(600)])
     bad = write_jsonl(tmp_path / "bad.jsonl", ["{oops"] + [chat(f"q{i}", f"a{i}") for i in range(600)])
