@@ -140,6 +140,9 @@ def outlier_positions(total: np.ndarray, k: float) -> np.ndarray:
     return np.flatnonzero((logs > q3 + k * spread) | (logs < q1 - k * spread))
 
 
+_BLOCKING_FIRST = ("length.empty_response", "length.over_max_length", "length.near_empty_response")
+
+
 class LengthChecker(Checker):
     """Counts tokens per record (prompt, response, whole record with chat-template overhead)
     with your tokenizer, against your context length; with --production, checks that training
@@ -198,7 +201,8 @@ class LengthChecker(Checker):
                     for i, line in b.empty]
             out += [Finding("length.near_empty_response", f"the response is only {n} token(s)",
                             (i,), line, None, source) for i, line, n in b.near_empty]
-        return sorted(out, key=lambda f: (f.records, f.code))
+        # what fails the check first, so the first findings shown explain the status
+        return sorted(out, key=lambda f: (_BLOCKING_FIRST.index(f.code), f.records))
 
     @staticmethod
     def _outlier_findings(data: Records, index: np.ndarray, total: np.ndarray, p: LengthParams) -> list[Finding]:

@@ -55,6 +55,16 @@ def test_status_and_findings(case: str, edit: Callable[[list[Any]], list[Any]], 
         assert not result.findings
 
 
+def test_what_fails_the_check_is_listed_first() -> None:
+    data = [chat(prose(8), "Yes.") for _ in range(3)] + clean() + [chat(prose(8), "")]
+    data[5] = chat(prose(8), prose(80))
+    result = length_of(data, max_length=60)
+    assert [f.code for f in result.findings[:2]] == ["length.empty_response", "length.over_max_length"]
+    assert result.findings[0].records == (len(data) - 1,) and result.findings[1].records == (5,)
+    assert [(f.code, f.records) for f in result.findings[2:5]] == [
+        ("length.near_empty_response", (i,)) for i in range(3)]
+
+
 def test_chat_without_assistant_turn_is_not_an_empty_response() -> None:
     data = clean() + [{"messages": [{"role": "user", "content": "hello?"}]}]
     assert length_of(data).metrics["empty_responses"] == 0
