@@ -237,7 +237,9 @@ class ContentChecker(Checker):
         tally = ContentTally()
         for part in data.map_batches(partial(scan_batch, ctx.format, p), desc="scanning content"):
             tally.add(part)
-        findings = sorted(tally.findings, key=lambda f: (f.records, f.code))
+        # failing kinds (secrets) before warnings, so the first findings shown explain the status
+        rank = {"fail": 0, "warn": 1}
+        findings = sorted(tally.findings, key=lambda f: (rank.get(p.action(CATEGORY[f.code])[0], 2), f.records, f.code))
         metrics = self._metrics(tally)
         status, summary = self._status(tally, p)
         thresholds = {name: getattr(p, name) for pair in ACTION_OF.values() for name in pair}

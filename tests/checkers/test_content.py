@@ -157,6 +157,14 @@ def test_secret_fails_and_pii_warns_by_default(tmp_path: Path) -> None:
     assert relaxed.status.value == "pass" and relaxed.metrics["pii_records"] == 1
 
 
+def test_a_failing_secret_is_listed_before_earlier_warnings(tmp_path: Path) -> None:
+    rows = [chat("mail?", f"write to jane{i}@example.com") for i in range(3)] + [chat("key?", f"use {AWS_KEY}")]
+    result = content_of(write_jsonl(tmp_path / "d.jsonl", rows))
+    assert result.status.value == "fail"
+    assert [(f.code, f.records) for f in result.findings] == [
+        ("content.aws_key", (3,))] + [("content.email", (i,)) for i in range(3)]
+
+
 def test_no_full_secret_in_any_report(run_cli: Callable[..., Any], tmp_path: Path) -> None:
     secrets = [OPENAI_KEY, AWS_KEY, GITHUB, JWT, "4111 1111 1111 1111"]
     records = [chat("what is the key?", f"Use {s} to log in.") for s in secrets] + [chat("hi", "hello.")] * 3
