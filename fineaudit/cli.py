@@ -186,14 +186,18 @@ def init_command(target: str, force: bool) -> None:
 
 @cli.command("dedup")
 @click.argument("data")
-@click.option("--out", required=True, help="where to write the deduplicated dataset")
+@click.option("--out", required=True,
+              help="where to write the deduplicated dataset (a new folder for shards)")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None, help="record layout")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config")
 @click.option("--set", "settings", multiple=True, metavar="CHECK.KEY=VALUE", help="override a config value")
 @click.option("--quiet", "-q", is_flag=True, help="no summary line")
 def dedup_command(data: str, out: str, fmt: str | None, config_path: str | None,
                   settings: Sequence[str], quiet: bool) -> None:
-    """Write DATA without exact and near duplicates (the first of each group is kept)."""
+    """Write DATA without exact and near duplicates (the first of each group is kept).
+
+    DATA is a file, or shards (a glob or a folder) deduplicated together and written as the
+    same shards into the new folder OUT. OUT.removed.jsonl lists what went and why."""
     from fineaudit.audit import resolve_config
     from fineaudit.dedup import dedup_dataset
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ import orjson
 from fineaudit.checkers.exact_duplicates import exact_groups
 from fineaudit.checkers.near_duplicates import near_clusters
 from fineaudit.config import Config
-from fineaudit.core import InputError, RecordBatch, Records
-from fineaudit.loaders import open_source
+from fineaudit.core import DatasetInfo, InputError, RecordBatch, Records, Shard
+from fineaudit.loaders import Source, open_source
 
 
 @dataclass(frozen=True)
@@ -51,30 +52,79 @@ def removals(data: Records, config: Config) -> dict[int, Removal]:
 
 
 def dedup_dataset(data: str, out: str, config: Config) -> str:
-    """Write `data` without duplicates to `out` (same format); returns a one-line summary."""
+    """Write `data` without duplicates to `out` in its own format; returns a one-line summary.
+
+    A single file goes to the file `out`; shards (a glob or a folder of them) are deduplicated
+    together, as the one dataset the audit sees, and written as the same shards into the new
+    folder `out`."""
     source = open_source(data, "data")
-    if len(source.files) != 1 or source.rows is not None:
-        raise InputError("dedup writes one file: give it a single .jsonl, .json, .csv or .parquet file", data)
-    src, dest = source.files[0], Path(out)
-    if dest.exists() and dest.resolve() == src.resolve():
-        raise InputError("--out is the input file; dedup never overwrites its input", out)
+    if source.rows is not None:
+        raise InputError("dedup reads files: give it a .jsonl, .json, .csv or .parquet file, or a "
+                         "glob or folder of them (not a datasets save_to_disk folder)", data)
+    dest = Path(out)
+    _refuse_to_overwrite(source, dest, out)
     from fineaudit.engines.local import LocalEngine
 
     with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
         layout = config.format if config.format != "auto" else source.detect_layout()
         records = engine.load(source, layout, "train", config.label_field or None)
         dropped = removals(records, config)
-        total = len(records)
+        total, info = len(records), records.info
         named = np.unique(np.asarray([*dropped, *(d.kept for d in dropped.values())], dtype=np.int64))
         found: dict[int, tuple[int | None, str]] = {}
         for part in records.map_batches(partial(lines_batch, named), desc="dedup: removed records"):
             found.update(part)
-    _write_atomically(dest, lambda fh: _WRITERS[src.suffix](src, fh, set(dropped)))
+    if source.sharded:
+        _write_shards(source.files, _shard_ranges(source.files, info.shards, total), dest, set(dropped))
+    else:
+        src = source.files[0]
+        _write_atomically(dest, lambda fh: _WRITERS[src.suffix](src, fh, set(dropped)))
     sidecar = Path(f"{dest}.removed.jsonl")
-    _write_atomically(sidecar, lambda fh: _write_sidecar(fh, dropped, found))
+    _write_atomically(sidecar, lambda fh: _write_sidecar(fh, dropped, found, info))
     exact = sum(1 for d in dropped.values() if d.reason == "exact")
     return (f"kept {total - len(dropped)} of {total} records: removed {exact} exact and "
             f"{len(dropped) - exact} near duplicates -> {dest} (removed records: {sidecar})")
+
+
+def _refuse_to_overwrite(source: Source, dest: Path, out: str) -> None:
+    if not source.sharded:
+        if dest.exists() and dest.resolve() == source.files[0].resolve():
+            raise InputError("--out is the input file; dedup never overwrites its input", out)
+        return
+    # rename() can only put a folder in place of a missing or empty one: that is the atomic step
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InputError("--out must be a new (or empty) folder for sharded input: dedup writes "
+                         "the same shards there", out)
+
+
+def _shard_ranges(files: list[Path], shards: tuple[Shard, ...], total: int) -> list[range]:
+    """The record indices of each file (a file without records is in no shard: an empty range)."""
+    first = {Path(s.path): s.first_index for s in shards}
+    starts = sorted(first.values()) + [total]
+    ends = {start: starts[k + 1] for k, start in enumerate(starts[:-1])}
+    return [range(first[f], ends[first[f]]) if f in first else range(0) for f in files]
+
+
+def _write_shards(files: list[Path], ranges: list[range], dest: Path, dropped: set[int]) -> None:
+    """Each shard, without its dropped records, under the same relative name in a new folder."""
+    root = Path(os.path.commonpath([f.parent for f in files]))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for src, indices in zip(files, ranges):
+            target = tmp / src.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            local = {i - indices.start for i in dropped if i in indices}
+            with open(target, "wb") as fh:
+                _WRITERS[src.suffix](src, fh, local)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the output is an ordinary folder
+        for target in tmp.rglob("*"):
+            os.chmod(target, (0o777 if target.is_dir() else 0o666) & ~_umask())
+        if dest.exists():
+            dest.rmdir()  # empty, checked above
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _write_atomically(dest: Path, write: Any) -> None:
@@ -83,10 +133,17 @@ def _write_atomically(dest: Path, write: Any) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the output is an ordinary file
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def lines_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, tuple[int | None, str]]:
@@ -95,11 +152,12 @@ def lines_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, tuple[int |
     return {int(index[r]): (batch.line[r], batch.raw[r]) for r in np.flatnonzero(np.isin(index, wanted))}
 
 
-def _write_sidecar(fh: BinaryIO, dropped: dict[int, Removal], found: dict[int, tuple[int | None, str]]) -> None:
+def _write_sidecar(fh: BinaryIO, dropped: dict[int, Removal], found: dict[int, tuple[int | None, str]],
+                   info: DatasetInfo) -> None:
     for i in sorted(dropped):
         d = dropped[i]
         line, raw = found.get(i, (None, None))
-        fh.write(orjson.dumps({"index": i, "line": line, "reason": d.reason, "kept": d.kept,
+        fh.write(orjson.dumps({"index": i, "file": info.file_of(i), "line": line, "reason": d.reason, "kept": d.kept,
                                "similarity": d.similarity, "record": raw,
                                "kept_record": found.get(d.kept, (None, None))[1]}) + b"\n")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,3 +98,64 @@ def test_cli(tmp_path: Path, run_cli: Any) -> None:
     assert result.exit_code == 0, result.stderr
     assert "kept 4 of 5 records" in result.stdout  # the near copy stays at a stricter threshold
     assert run_cli("dedup", src, "--out", src).exit_code == 2  # never overwrites its input
+
+
+def test_output_is_an_ordinary_file_not_a_private_temporary_one(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "out.jsonl"
+    old = os.umask(0o022)
+    try:
+        dedup_dataset(str(src), str(out), config=resolve_config({"workers": 1}))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def shard_rows() -> list[list[dict[str, Any]]]:
+    """ROWS spread over three shards, so that a copy and its original sit in different files."""
+    return [[ROWS[0], ROWS[3]], [], [ROWS[1], ROWS[2], ROWS[4]]]
+
+
+def test_shards_are_deduplicated_together_and_written_as_the_same_shards(tmp_path: Path, run_cli: Any) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    names = [f"train-{k:05d}-of-00003.jsonl" for k in range(3)]
+    for name, rows in zip(names, shard_rows()):
+        write_jsonl(data / name, rows)
+    before = {name: (data / name).read_bytes() for name in names}
+    out = tmp_path / "clean"
+    result = run_cli("dedup", str(data / "train-*-of-00003.jsonl"), "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert "kept 3 of 5 records" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert {name: (data / name).read_bytes() for name in names} == before  # input untouched
+    kept = [[json.loads(line) for line in (out / name).read_text().splitlines()] for name in names]
+    assert kept == [[ROWS[0], ROWS[3]], [], [ROWS[4]]]
+    gone = removed(out)
+    assert [(r["index"], r["kept"], Path(r["file"]).name, r["line"]) for r in gone] == [
+        (2, 0, names[2], 1), (3, 0, names[2], 2)]
+    report = fineaudit.audit(str(out), only=["exact_duplicates", "near_duplicates"], config={"workers": 1})
+    assert report.passed and report.dataset.records == 3
+
+
+def test_nested_shards_keep_their_relative_paths(tmp_path: Path) -> None:
+    for part, rows in zip(("a", "b"), (ROWS[:2], ROWS[2:])):
+        (tmp_path / part).mkdir()
+        write_jsonl(tmp_path / part / "train.jsonl", rows)
+    out = tmp_path / "clean"
+    dedup_dataset(str(tmp_path / "*" / "train.jsonl"), str(out), config=resolve_config({"workers": 1}))
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.jsonl")) == ["a/train.jsonl", "b/train.jsonl"]
+    assert sum(len(p.read_text().splitlines()) for p in out.rglob("*.jsonl")) == len(KEPT)
+
+
+def test_sharded_output_must_be_a_new_folder(tmp_path: Path, run_cli: Any) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    write_jsonl(data / "part-0.jsonl", ROWS[:2])
+    write_jsonl(data / "part-1.jsonl", ROWS[2:])
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    result = run_cli("dedup", data, "--out", tmp_path / "busy")
+    assert result.exit_code == 2 and "must be a new (or empty) folder" in result.stderr
+    assert [p.name for p in (tmp_path / "busy").iterdir()] == ["keep.txt"]
+    assert run_cli("dedup", data, "--out", data).exit_code == 2  # the input folder is never a target
