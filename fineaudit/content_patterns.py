@@ -61,6 +61,7 @@ _FILE_SUFFIX_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf"}  # icon@
 _DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d[\d ().\-]{5,}\d(?![\w])")
 _CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?!\d|\.\d)")  # not the decimals of 50.2654824574366
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:])[23][0-9A-Fa-f]{3}:[0-9A-Fa-f:]{2,35}(?![\w:])")  # 2000::/3, then validated
 
 # lower-cased, apostrophes straightened; guarded by the anchors below
 _AI_DISCLAIMER = re.compile(
@@ -140,6 +141,10 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
     for m in _IPV4.finditer(text):
         if _is_public_ip(m.group()):
             yield "content.ip_address", m.group()
+    if "::" in text or text.count(":") >= 7:
+        for m in _IPV6.finditer(text):
+            if _is_public_ipv6(m.group()):
+                yield "content.ip_address", m.group()
     prose = strip_code(text)  # digits in code are constants, not phone numbers
     if _DIGIT_RUN.search(prose):  # phonenumbers is thorough but slow: only where a number may be
         for match in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
@@ -167,6 +172,14 @@ def _is_public_ip(candidate: str) -> bool:
         return False  # 1.7.7.3 is a section or version number far more often than a host
     try:
         return ipaddress.IPv4Address(candidate).is_global
+    except ValueError:
+        return False
+
+
+def _is_public_ipv6(candidate: str) -> bool:
+    """A global unicast address (2000::/3, outside documentation and other special ranges)."""
+    try:
+        return ipaddress.IPv6Address(candidate).is_global
     except ValueError:
         return False
 

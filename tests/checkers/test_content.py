@@ -68,6 +68,11 @@ SECRET_CODES = {"content.openai_key", "content.aws_key", "content.github_token",
     ("server at 81.2.69.160 logged it", {"content.ip_address"}),
     ("router 192.168.1.1 and docs 203.0.113.5", set()),  # private and documentation ranges
     ("see section 1.7.7.3", set()),
+    ("the host 2a00:1450:4001:81c::200e answered", {"content.ip_address"}),
+    ("full form 2606:4700:4700:0000:0000:0000:0000:1111.", {"content.ip_address"}),
+    ("docs use 2001:db8::1 and fe80::1ff:fe23:4567:890a", set()),  # documentation and link-local
+    ("at 12:30:45 use std::vector<int> and a[1::2]", set()),  # times, C++ and slices
+    ("mac 00:1a:2b:3c:4d:5e", set()),
 ])
 def test_pii(text: str, expected: set[str]) -> None:
     assert {c for c in codes(text) if c in PII_CODES} == expected
