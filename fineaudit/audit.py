@@ -11,6 +11,7 @@ from typing import Any
 from fineaudit.config import Config, load_config
 from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Records,
                             Report, Status)
+from fineaudit.content_patterns import redact_secrets
 from fineaudit.formats import PROMPTS, check_format_name
 from fineaudit.loaders import Source, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
@@ -132,8 +133,20 @@ def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sin
                                  summary=f"checker raised {type(exc).__name__}: {exc}")
     findings_total = max(result.findings_total, len(result.findings))
     kept = result.findings if cfg.max_findings == 0 else result.findings[:cfg.max_findings]
+    kept = [replace(f, message=report_text(f.message)) for f in kept]
     return replace(result, name=name, blocking=settings.blocking, findings=tuple(kept),
-                   findings_total=findings_total, duration_s=time.perf_counter() - started)
+                   summary=report_text(result.summary), findings_total=findings_total,
+                   duration_s=time.perf_counter() - started)
+
+
+MAX_MESSAGE_CHARS = 1000
+
+
+def report_text(text: str) -> str:
+    """Dataset text as a report may show it: secrets masked, whatever checker quoted it
+    (duplicate excerpts, schema errors that repeat a value, plugins), and of bounded length."""
+    text = redact_secrets(text)
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _report(loaded: Mapping[str, Records | None], results: list[CheckResult], cfg: Config) -> Report:

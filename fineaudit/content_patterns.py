@@ -37,8 +37,12 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
                   re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
     SecretPattern("content.github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
                   re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})")),
-    SecretPattern("content.slack_token", ("xox",),
-                  re.compile(_B + r"xox[abposr]-[A-Za-z0-9\-]{10,}"), True),
+    SecretPattern("content.slack_token", ("xox", "xapp-"),
+                  re.compile(_B + r"(?:xox[abposr]|xapp)-[A-Za-z0-9\-]{10,}"), True),
+    SecretPattern("content.huggingface_token", ("hf_",),
+                  re.compile(_B + r"hf_[A-Za-z0-9]{30,}")),
+    SecretPattern("content.stripe_key", ("_live_", "_test_"),
+                  re.compile(_B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}"), True),
     SecretPattern("content.google_api_key", ("aiza",),
                   re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}")),
     SecretPattern("content.private_key", ("private key",),
@@ -46,12 +50,18 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern("content.jwt", ("eyj",),
                   re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
 )
-# a value assigned to a credential-like name: judged by its entropy, not its shape
+# a value assigned to a credential-like name (AWS_SECRET_ACCESS_KEY=, "db_password": "...",
+# Authorization: Bearer ...): judged by its entropy, not its shape
 _CREDENTIAL = re.compile(
-    r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?key|auth[_-]?token|"
-    r"access[_-]?token|token|password|passwd|pwd|client[_-]?secret)\b[\"']?\s*[:=]\s*[\"']?"
-    r"([A-Za-z0-9/+_\-.=]{16,})")
-_CREDENTIAL_ANCHORS = ("key", "secret", "token", "pass", "pwd")
+    r"(?i)(?:api[_-]?key|apikey|secret|access[_-]?key|auth[_-]?token|"
+    r"access[_-]?token|token|password|passwd|pwd)[A-Za-z0-9_\-]*[\"']?\s*[:=]\s*"
+    r"(?:\"([^\"\s]{12,})\"|'([^'\s]{12,})'|([A-Za-z0-9/+_\-.=]{16,}))")
+_BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)")
+_URL_PASSWORD = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:([^\s@/]{4,})@[\w\-]")
+_PLACEHOLDER_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "secret", "xxxx", "xxxxxx", "****",
+                                    "******", "changeme", "example", "user", "username"})
+_CREDENTIAL_ANCHORS = ("key", "secret", "token", "pass", "pwd", "bearer")
+_FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}$")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 MIN_CREDENTIAL_ENTROPY = 3.5  # bits per character; English words score below, random tokens above
@@ -70,8 +80,9 @@ _AI_DISCLAIMER = re.compile(
     r"emotions|beliefs|preferences)|my (?:knowledge cutoff|training data)|i do(?: not|n't) have "
     r"(?:access to )?real-time")
 _REFUSAL = re.compile(
-    r"i(?: cannot|can't|'m unable to| am unable to|'m not able to| am not able to) "
-    r"(?:assist|help|fulfill|comply|provide|create|generate|engage)|i'm sorry, but|i am sorry, but|"
+    r"i(?: cannot| can't| can not|'m unable to| am unable to|'m not able to| am not able to) "
+    r"(?:assist|help|fulfill|comply|provide|create|generate|engage|do that)|"
+    r"i(?:'m| am) sorry, (?:but|i can't|i cannot)|"
     r"i apologi[sz]e, but|i must decline|i won't be able to")
 _BOILERPLATE_ANCHORS = ("as an ai", "language model", "an ai", "have personal", "opinions",
                         "knowledge cutoff", "training data", "real-time")
@@ -116,8 +127,34 @@ def find_secrets(text: str, lower: str) -> Iterator[Hit]:
                     yield pattern.code, m.group()
     if any(a in lower for a in _CREDENTIAL_ANCHORS):
         for m in _CREDENTIAL.finditer(text):
+            value = m.group(1) or m.group(2) or m.group(3)
+            if _looks_random(value) and not _looks_like_path(value):
+                yield "content.credential", value
+        for m in _BEARER.finditer(text):
             if _looks_random(m.group(1)):
                 yield "content.credential", m.group(1)
+    if "://" in text:
+        for m in _URL_PASSWORD.finditer(text):
+            if _is_real_password(m.group(1)):
+                yield "content.credential", m.group(1)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every secret `find_secrets` sees replaced by its mask (for any report text)."""
+    lower = text.lower()
+    for _, secret in sorted(set(find_secrets(text, lower)), key=lambda hit: -len(hit[1])):
+        text = text.replace(secret, mask(secret))
+    return text
+
+
+def _looks_like_path(value: str) -> bool:
+    """/home/me/app, ./data, data/train-00001.parquet: a place, not a key."""
+    return value.startswith(("/", "~", "./", "../")) or ("/" in value and bool(_FILE_SUFFIX.search(value)))
+
+
+def _is_real_password(value: str) -> bool:
+    """A URL's password unless it is a stand-in (<password>, ${DB_PASS}, ****, 'password')."""
+    return not (set(value) & set("<>{}$*%") or value.lower() in _PLACEHOLDER_PASSWORDS)
 
 
 def _looks_random(value: str) -> bool:

@@ -20,7 +20,8 @@ ACTIONS = ("fail", "warn", "ignore")
 # finding code -> the category whose action and threshold apply to it
 CATEGORY = {
     **dict.fromkeys(("content.openai_key", "content.aws_key", "content.github_token", "content.slack_token",
-                     "content.google_api_key", "content.private_key", "content.jwt", "content.credential"),
+                     "content.google_api_key", "content.huggingface_token", "content.stripe_key",
+                     "content.private_key", "content.jwt", "content.credential"),
                     "secret"),
     **dict.fromkeys(("content.email", "content.phone", "content.credit_card", "content.ip_address"), "pii"),
     **dict.fromkeys(("content.ai_disclaimer", "content.refusal"), "boilerplate"),
@@ -213,9 +214,12 @@ class ContentChecker(Checker):
         "content.github_token": "GitHub token",
         "content.slack_token": "Slack token",
         "content.google_api_key": "Google API key",
+        "content.huggingface_token": "Hugging Face access token (hf_...)",
+        "content.stripe_key": "Stripe secret or restricted key",
         "content.private_key": "private key block",
         "content.jwt": "JSON Web Token",
-        "content.credential": "high-entropy value assigned to a key, token, secret or password",
+        "content.credential": "high-entropy value assigned to a key, token, secret or password (also a "
+                              "bearer token or a password in a URL)",
         "content.email": "e-mail address",
         "content.phone": "phone number",
         "content.credit_card": "credit card number (Luhn-valid)",

@@ -33,6 +33,14 @@ def codes(text: str, role: str = "response") -> set[str]:
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow...", "content.private_key"),
     (f"Authorization: Bearer {JWT}", "content.jwt"),
     ('api_key = "a8F3kL9qZ2xW7vB1nM4p"', "content.credential"),
+    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "content.credential"),  # prefixed names
+    ("DB_PASSWORD=Tr0ub4dor3xKq9Lm2Zp", "content.credential"),
+    ('password="Xk9$mQ2!vL7#pR4@"', "content.credential"),  # quoted, with symbols
+    ("Authorization: Bearer 8fK2mQ9xL4vN7pR1sT3wY6zB", "content.credential"),
+    ("postgres://admin:S3cr3tPassw0rd@db.internal:5432/app", "content.credential"),
+    ("HF_TOKEN hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh", "content.huggingface_token"),
+    ("stripe sk_live_51H8xYzAbCdEfGhIjKlMnOpQr", "content.stripe_key"),
+    ("xapp-1-A0123456789-1234567890123-abcdef", "content.slack_token"),
 ])
 def test_secret_is_found(text: str, expected: str) -> None:
     assert expected in codes(text)
@@ -44,6 +52,9 @@ def test_secret_is_found(text: str, expected: str) -> None:
     "token = 550e8400-e29b-41d4-a716-446655440000",  # a UUID names a thing, it unlocks nothing
     "secret_commit = 3f786850e387550fdab836ed7e6dc881de23001b",  # a git SHA
     "password: correcthorsebatterystaple",  # a word, low entropy, no digit
+    "pwd = /home/user/projects/app2/src",  # a path
+    "secret: data/train-00001-of-00004.parquet",
+    "clone https://user:pass@example.com or postgres://u:${DB_PASS}@db/app",  # stand-in passwords
     "![img](data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk)",
 ])
 def test_near_miss_is_not_a_secret(text: str) -> None:
@@ -51,7 +62,8 @@ def test_near_miss_is_not_a_secret(text: str) -> None:
 
 
 SECRET_CODES = {"content.openai_key", "content.aws_key", "content.github_token", "content.slack_token",
-                "content.google_api_key", "content.private_key", "content.jwt", "content.credential"}
+                "content.google_api_key", "content.huggingface_token", "content.stripe_key",
+                "content.private_key", "content.jwt", "content.credential"}
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -85,6 +97,8 @@ PII_CODES = {"content.email", "content.phone", "content.credit_card", "content.i
     ("As an AI language model, I have no opinions.", "response", {"content.ai_disclaimer"}),
     ("I\u2019m sorry, but I can\u2019t help with that.", "response", {"content.refusal"}),
     ("I cannot assist with hacking.", "response", {"content.refusal"}),
+    ("I can't help with that.", "response", {"content.refusal"}),
+    ("I'm sorry, I can't do that.", "response", {"content.refusal"}),
     ("As an AI language model, what do you think?", "prompt", set()),  # the user may say it
     ("I'm sorry to hear that. Try resting.", "response", set()),
     ("The model cannot fly.", "response", set()),
@@ -180,6 +194,29 @@ def test_no_full_secret_in_any_report(run_cli: Callable[..., Any], tmp_path: Pat
     content = next(c for c in report["checks"] if c["name"] == "content")
     assert content["status"] == "fail" and content["metrics"]["secret_records"] == 4
     for text in (result.stdout, result.stderr, (tmp_path / "r.json").read_text(), (tmp_path / "r.md").read_text()):
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_no_checker_quotes_a_full_secret(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+    """Duplicate excerpts, leakage, label conflicts and schema errors quote records: masked too."""
+    leaky = f"Use {OPENAI_KEY} or AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY to log in."
+    secrets = [OPENAI_KEY, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", AWS_KEY]
+    rows = [chat("what is the key?", leaky)] * 3 + [chat("what is the key?", leaky + " Quickly.")]
+    rows += [chat(f"question {i}", f"an ordinary answer number {i}.") for i in range(6)]
+    rows.append(chat("price?", json.dumps({"name": "a", "price": AWS_KEY})))
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    labels = write_jsonl(tmp_path / "l.jsonl", [{"text": leaky, "label": "a"}, {"text": leaky, "label": "b"}])
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"price": {"type": "number"}}}))
+    outputs = [tmp_path / name for name in ("r.json", "r.md", "r.html", "r.xml")]
+    result = run_cli("audit", data, labels, "--eval", data, "--max-findings", "0",
+                     "--set", f"format.output_schema={schema}", "--json", outputs[0], "--markdown", outputs[1],
+                     "--html", outputs[2], "--junit", outputs[3])
+    reports = json.loads(outputs[0].read_text())
+    quoted = {c["name"] for r in reports for c in r["checks"] for f in c["findings"] if "sk-a1" in f["message"]}
+    assert {"exact_duplicates", "near_duplicates", "leakage", "conflicting_labels"} <= quoted
+    for text in [result.stdout, result.stderr] + [out.read_text() for out in outputs]:
         for secret in secrets:
             assert secret not in text
 
