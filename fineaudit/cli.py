@@ -60,8 +60,11 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     """Audit each DATA (file, quoted glob of shards, or folder); one report per DATA."""
     from fineaudit.audit import audit, resolve_config
 
+    outputs = (json_out, markdown_out, html_out, junit_out)
+    if outputs.count("-") > 1:
+        raise click.BadParameter("only one report can go to stdout ('-'); write the others to files")
     config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt)
-    to_stdout = "-" in (json_out, markdown_out)
+    to_stdout = "-" in outputs  # then stdout holds only that report: the table goes to stderr
     console = Console(file=sys.stderr if to_stdout else sys.stdout, width=_width(), highlight=False)
     cache = None if no_cache else ResultCache()
     reports = []

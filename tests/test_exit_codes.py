@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,25 @@ def test_flawed_sample_exits_1_and_names_lines(run_cli) -> None:
     assert "NOT READY" in result.stderr  # the table moves to stderr when a report goes to stdout
 
 
+def whole_html_page(text: str) -> None:
+    assert text.startswith("<!doctype html>") and text.rstrip().endswith("</html>")
+
+
+def markdown_report(text: str) -> None:
+    assert text.startswith("## fineaudit: ")
+
+
+@pytest.mark.parametrize("option, parse", [
+    ("--json", json.loads), ("--junit", ElementTree.fromstring),
+    ("--html", whole_html_page), ("--markdown", markdown_report),
+])
+def test_a_report_on_stdout_is_all_that_stdout_holds(run_cli, option: str, parse) -> None:
+    result = run_cli("audit", SAMPLE / "flawed.jsonl", "--only", "size,format", option, "-")
+    assert result.exit_code == 1
+    parse(result.stdout)
+    assert "NOT READY" in result.stderr and "NOT READY" not in result.stdout.split("\n")[0]
+
+
 @pytest.mark.parametrize("args, message", [
     (["audit", "missing.jsonl"], "missing.jsonl: no such file or folder"),
     (["audit", "--format", "xml", str(SAMPLE / "train.jsonl")], "Invalid value for '--format'"),
@@ -34,6 +54,7 @@ def test_flawed_sample_exits_1_and_names_lines(run_cli) -> None:
     (["audit", "--config", "nope.toml", str(SAMPLE / "train.jsonl")], "nope.toml: config file not found"),
     (["audit"], "Missing argument 'DATA...'"),
     (["frobnicate"], "No such command 'frobnicate'"),
+    (["audit", "--json", "-", "--junit", "-", str(SAMPLE / "train.jsonl")], "only one report can go to stdout"),
 ])
 def test_errors_exit_2_with_one_line_on_stderr(run_cli, args: list[str], message: str) -> None:
     result = run_cli(*args)
