@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fineaudit.config import Config, load_config
+from fineaudit.config import TOP_LEVEL, Config, load_config
 from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Records,
                             Report, Status)
 from fineaudit.content_patterns import redact_secrets
-from fineaudit.formats import PROMPTS, check_format_name
+from fineaudit.formats import check_format_name, prompts_layout
 from fineaudit.loaders import Source, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers
@@ -35,8 +35,7 @@ def resolve_config(config: Config | Mapping[str, Any] | str | Path | None = None
     checkers = load_checkers()
     extra = {k: v for k, v in top_level.items() if v is not None}
     if isinstance(config, Config):
-        data = {k: getattr(config, k) for k in ("format", "fail_on", "label_field", "max_findings",
-                                                 "seed", "batch_size", "workers")}
+        data = {k: getattr(config, k) for k in TOP_LEVEL}
         data["checks"] = {n: {"enabled": s.enabled, "blocking": s.blocking, **vars(s.params)}
                           for n, s in config.checks.items()}
         return load_config(checkers, data={**data, **extra}, overrides=settings, discover=False)
@@ -110,7 +109,8 @@ def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config) ->
     if sources["eval"] is not None:
         loaded["eval"] = runner.load(sources["eval"], layout, "eval", label_field)
     if sources["production"] is not None:
-        loaded["production"] = runner.load(sources["production"], PROMPTS, "production", label_field)
+        layout_of_production = prompts_layout(cfg.production_field or None)
+        loaded["production"] = runner.load(sources["production"], layout_of_production, "production", label_field)
     return loaded
 
 

@@ -23,6 +23,8 @@ TOP_LEVEL: dict[str, tuple[Any, str]] = {
     "format": ("auto", "record layout: auto, chat, instruction, completion, classification, preference"),
     "fail_on": ("fail", "what makes the verdict fail: 'fail', or 'warn' to block on warnings too"),
     "label_field": ("", "field holding the label for non-classification data (e.g. 'category'); '' = none"),
+    "production_field": ("", "field of --production records holding the input text; '' = prompt, text, "
+                             "input, question, query, message, ... else the longest string field"),
     "max_findings": (50, "findings kept per check in reports (0 keeps all)"),
     "seed": (0, "seed of every random choice (samples, permutations): same seed, same report"),
     "batch_size": (5000, "records per batch streamed through the checkers"),
@@ -46,6 +48,7 @@ class Config:
     format: str = "auto"
     fail_on: str = "fail"
     label_field: str = ""
+    production_field: str = ""
     max_findings: int = 50
     seed: int = 0
     batch_size: int = 5000

@@ -18,7 +18,14 @@ from fineaudit.core import ConfigError, FineauditError, RecordBatch
 LAYOUTS = ("chat", "instruction", "completion", "classification", "preference")
 FORMAT_CHOICES = ("auto", *LAYOUTS)
 # Production samples are often prompts alone; this lenient layout reads whatever carries one.
+# "prompts:FIELD" reads the prompt from FIELD (config `production_field`, for logs with metadata).
 PROMPTS = "prompts"
+PROMPT_KEYS = ("prompt", "text", "input", "question", "query", "message", "content", "user_input",
+               "utterance", "request")
+
+
+def prompts_layout(field: str | None) -> str:
+    return f"{PROMPTS}:{field}" if field else PROMPTS
 
 KNOWN_ROLES = ("system", "user", "assistant", "tool")
 # ShareGPT speaker names (the `from` of `conversations`) and what they mean
@@ -149,6 +156,8 @@ def _label(obj: dict[str, Any], label_field: str | None) -> str | None:
     value = obj.get(label_field) if label_field else None
     if value is None or (isinstance(value, float) and value != value):  # NaN from CSV/pandas
         return None
+    if isinstance(value, str) and not value.strip():
+        return None  # an empty label is a missing one, not a class named 
     return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
@@ -160,17 +169,19 @@ def view_of(obj: Any, layout: str, label_field: str | None = None) -> View:
     """The views of one parsed record under a layout; lenient, since format reports breakage."""
     if not isinstance(obj, dict):
         return View("", "", as_text(obj), None, None, 0)
+    if layout.startswith(PROMPTS):
+        return _prompt_view(obj, layout, label_field)
     if layout == "classification":
         label_field = label_field or "label"
     label = _label(obj, label_field)
-    if layout == "chat" or (layout == PROMPTS and ("messages" in obj or "conversations" in obj)):
+    if layout == "chat":
         msgs = chat_messages(obj)
         system = next((as_text(m.content) for m in msgs if m.role == "system"), None)
         prompt = "\n".join(as_text(m.content) for m in msgs if m.role == "user")
         response = "\n".join(as_text(m.content) for m in msgs if m.role == "assistant")
         text = "\n".join(as_text(m.content) for m in msgs)
         return View(prompt, response, text, label, system, len(msgs))
-    if layout == "instruction" or (layout == PROMPTS and "instruction" in obj):
+    if layout == "instruction":
         prompt = _join(as_text(obj.get("instruction")), as_text(obj.get("input")))
         response = as_text(obj.get("output", obj.get("response")))
         system = as_text(obj.get("system")) or None
@@ -184,13 +195,24 @@ def view_of(obj: Any, layout: str, label_field: str | None = None) -> View:
     if layout == "classification":
         text = as_text(obj.get("text"))
         return View(text, "", text, label, None, 1)
-    # PROMPTS: production inputs given as {"prompt": ...}, {"text": ...}, {"input": ...}
-    for key in ("prompt", "text", "input", "question", "query"):
-        if key in obj:
-            text = as_text(obj[key])
-            return View(text, "", text, label, None, 1)
-    text = _join(*(as_text(v) for v in obj.values() if isinstance(v, str)))
-    return View(text, "", text, label, None, 1)
+    return View("", "", "", label, None, 0)
+
+
+def _prompt_view(obj: dict[str, Any], layout: str, label_field: str | None) -> View:
+    """Production inputs: chat or instruction records, a named field, a known prompt key, or
+    else the longest string field (a log's message, not its timestamp or session id)."""
+    named = layout.partition(":")[2]
+    if not named and ("messages" in obj or "conversations" in obj):
+        return view_of(obj, "chat", label_field or "label")
+    if not named and "instruction" in obj:
+        return view_of(obj, "instruction", label_field or "label")
+    key = named or next((k for k in PROMPT_KEYS if k in obj), None)
+    if key is None:
+        strings = [v for v in obj.values() if isinstance(v, str)]
+        text = max(strings, key=len, default="")
+    else:
+        text = as_text(obj.get(key))
+    return View(text, "", text, _label(obj, label_field or "label"), None, 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fineaudit.formats import PROMPTS, UnknownLayout, detect_layout, view_of
+from fineaudit.formats import PROMPTS, UnknownLayout, detect_layout, prompts_layout, view_of
 
 
 @pytest.mark.parametrize("record, layout", [
@@ -66,6 +66,7 @@ def test_prompt_and_response_views(record: dict, prompt: str, response: str) -> 
 def test_label_view_is_a_string_or_none() -> None:
     assert view_of({"text": "t", "label": 3}, "classification").label == "3"
     assert view_of({"text": "t", "label": None}, "classification").label is None
+    assert view_of({"text": "t", "label": " "}, "classification").label is None  # missing, not a class ' '
     assert view_of({"prompt": "p", "completion": "c", "intent": "billing"}, "completion", "intent").label == "billing"
 
 
@@ -74,9 +75,20 @@ def test_label_view_is_a_string_or_none() -> None:
     ({"text": "How do I reset it?"}, "How do I reset it?"),
     ({"messages": [{"role": "user", "content": "How do I reset it?"}]}, "How do I reset it?"),
     ({"instruction": "How do I reset it?", "input": ""}, "How do I reset it?"),
+    ({"message": "How do I reset it?", "session": "sess-00012"}, "How do I reset it?"),
+    # a log with no known key: its longest string, not its metadata joined in
+    ({"ts": "2024-05-01T10:00:00Z", "sid": "a81f", "body": "How do I reset my router?"}, "How do I reset my router?"),
 ])
 def test_production_prompts_in_any_shape(record: dict, prompt: str) -> None:
     assert view_of(record, PROMPTS).prompt == prompt
+
+
+def test_production_field_names_the_prompt_and_labels_are_read() -> None:
+    record = {"text": "ticket #12", "body": "How do I reset it?", "label": "support"}
+    assert view_of(record, prompts_layout("body")).prompt == "How do I reset it?"
+    assert view_of(record, prompts_layout(None)).prompt == "ticket #12"
+    assert view_of(record, PROMPTS).label == "support"
+    assert view_of(record, PROMPTS, "body").label == "How do I reset it?"
 
 
 def test_views_are_lenient_on_broken_records() -> None:

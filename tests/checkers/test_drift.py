@@ -100,12 +100,26 @@ def test_too_few_prompts_warns() -> None:
     assert result.metrics["statistic"] is None
 
 
-def test_label_distribution_when_production_has_labels() -> None:
+@pytest.mark.parametrize("label_field", ["label", ""])  # a `label` column is read without being named
+def test_label_distribution_when_production_has_labels(label_field: str) -> None:
     production = [{"prompt": p, "label": "bread" if "bake" in p else "other"} for p in prompts(COOKING)]
-    result = run_drift(prompts(COOKING), production, label_field="label", embedding_model="lexical")
+    result = run_drift(prompts(COOKING), production, label_field=label_field, embedding_model="lexical")
     labels = result.metrics["label_distribution"]
     assert labels["production"] == {"other": 32, "bread": 8}
     assert result.status is Status.PASS
+
+
+def test_production_logs_with_metadata_columns_compare_their_prompts() -> None:
+    """Timestamps and session ids are not prompts: joining them in made any log 'drift'."""
+    logged = [{"timestamp": f"2024-05-01T10:{i % 60:02d}:00Z", "session": f"sess-{i:05d}", "message": p}
+              for i, p in enumerate(prompts(COOKING, FILLERS[::-1]))]
+    assert run_drift(prompts(COOKING), logged, embedding_model="lexical").status is Status.PASS
+    noted = [{"q": p, "agent_note": f"caller {i} asked about a delayed refund for order {1000 + i} again"}
+             for i, p in enumerate(prompts(COOKING, FILLERS[::-1]))]
+    assert run_drift(prompts(COOKING), noted, embedding_model="lexical").status is Status.FAIL
+    config = {"production_field": "q", "checks": {"drift": {"embedding_model": "lexical"}}}
+    report = fineaudit.audit([instruction(p) for p in prompts(COOKING)], production=noted, config=config, only=["drift"])
+    assert report.checks["drift"].status is Status.PASS
 
 
 def test_thresholds_are_configurable() -> None:
