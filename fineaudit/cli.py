@@ -63,6 +63,10 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     outputs = (json_out, markdown_out, html_out, junit_out)
     if outputs.count("-") > 1:
         raise click.BadParameter("only one report can go to stdout ('-'); write the others to files")
+    if scheduler and engine != "dask":
+        raise click.BadParameter("--scheduler needs --engine dask")
+    for target in outputs:
+        check_writable(target)
     config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt)
     to_stdout = "-" in outputs  # then stdout holds only that report: the table goes to stderr
     console = Console(file=sys.stderr if to_stdout else sys.stdout, width=_width(), highlight=False)
@@ -145,6 +149,17 @@ def _write_outputs(reports: list[Report], json_out: str | None, html_out: str | 
         _emit(junit_out, render_junit(reports))
 
 
+def check_writable(target: str | None) -> None:
+    """Fail before the work, not after it: the folder of an output must exist, and it must not be one."""
+    if not target or target == "-":
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise FineauditError(f"{target}: is a folder; give a file name")
+    if not path.absolute().parent.is_dir():
+        raise FineauditError(f"{target}: folder {path.absolute().parent} does not exist")
+
+
 def _emit(target: str, text: str) -> None:
     if target == "-":
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -205,6 +220,7 @@ def dedup_command(data: str, out: str, fmt: str | None, config_path: str | None,
     from fineaudit.dedup import dedup_dataset
 
     config = resolve_config(config_path, settings, format=fmt)
+    check_writable(f"{out}.removed.jsonl")
     summary = dedup_dataset(data, out, config=config)
     if not quiet:
         click.echo(summary)

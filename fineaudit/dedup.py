@@ -51,6 +51,13 @@ def removals(data: Records, config: Config) -> dict[int, Removal]:
     return out
 
 
+def _survivor(kept: int, removed: dict[int, Removal]) -> int:
+    """An exact copy's kept record may itself be a near duplicate of another: name the one that stays."""
+    while kept in removed:
+        kept = removed[kept].kept
+    return kept
+
+
 def dedup_dataset(data: str, out: str, config: Config) -> str:
     """Write `data` without duplicates to `out` in its own format; returns a one-line summary.
 
@@ -70,7 +77,8 @@ def dedup_dataset(data: str, out: str, config: Config) -> str:
         records = engine.load(source, layout, "train", config.label_field or None)
         dropped = removals(records, config)
         total, info = len(records), records.info
-        named = np.unique(np.asarray([*dropped, *(d.kept for d in dropped.values())], dtype=np.int64))
+        named = np.unique(np.asarray([*dropped, *(_survivor(d.kept, dropped) for d in dropped.values())],
+                                     dtype=np.int64))
         found: dict[int, tuple[int | None, str]] = {}
         for part in records.map_batches(partial(lines_batch, named), desc="dedup: removed records"):
             found.update(part)
@@ -90,7 +98,13 @@ def _refuse_to_overwrite(source: Source, dest: Path, out: str) -> None:
     if not source.sharded:
         if dest.exists() and dest.resolve() == source.files[0].resolve():
             raise InputError("--out is the input file; dedup never overwrites its input", out)
+        if dest.is_dir():
+            raise InputError("--out is a folder; give the file to write", out)
         return
+    folders = {f.parent.resolve() for f in source.files}
+    if dest.absolute().parent.resolve() in folders or dest.resolve() in folders:
+        # the sidecar (and the folder) would become shards of the dataset the next audit reads
+        raise InputError("--out must not be inside the input's folder for sharded input", out)
     # rename() can only put a folder in place of a missing or empty one: that is the atomic step
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise InputError("--out must be a new (or empty) folder for sharded input: dedup writes "
@@ -154,12 +168,15 @@ def lines_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, tuple[int |
 
 def _write_sidecar(fh: BinaryIO, dropped: dict[int, Removal], found: dict[int, tuple[int | None, str]],
                    info: DatasetInfo) -> None:
+    """One line per removed record: what it duplicated (`duplicate_of`, at `similarity`) and the
+    record that stays in the output (`kept`: the same one, unless that was removed in turn)."""
     for i in sorted(dropped):
         d = dropped[i]
+        kept = _survivor(d.kept, dropped)
         line, raw = found.get(i, (None, None))
-        fh.write(orjson.dumps({"index": i, "file": info.file_of(i), "line": line, "reason": d.reason, "kept": d.kept,
-                               "similarity": d.similarity, "record": raw,
-                               "kept_record": found.get(d.kept, (None, None))[1]}) + b"\n")
+        fh.write(orjson.dumps({"index": i, "file": info.file_of(i), "line": line, "reason": d.reason,
+                               "duplicate_of": d.kept, "similarity": d.similarity, "kept": kept,
+                               "record": raw, "kept_record": found.get(kept, (None, None))[1]}) + b"\n")
 
 
 def _jsonl(src: Path, fh: BinaryIO, dropped: set[int]) -> None:

@@ -159,3 +159,30 @@ def test_sharded_output_must_be_a_new_folder(tmp_path: Path, run_cli: Any) -> No
     assert result.exit_code == 2 and "must be a new (or empty) folder" in result.stderr
     assert [p.name for p in (tmp_path / "busy").iterdir()] == ["keep.txt"]
     assert run_cli("dedup", data, "--out", data).exit_code == 2  # the input folder is never a target
+
+
+def test_kept_names_the_record_that_stays_when_a_copy_of_a_near_duplicate_is_removed(tmp_path: Path) -> None:
+    rows = [chat("Q", BASE), chat("Q", edit(BASE, 60)), chat("Q", edit(BASE, 60))]  # 2 copies 1, 1 is near 0
+    out = tmp_path / "out.jsonl"
+    dedup_dataset(str(write_jsonl(tmp_path / "in.jsonl", rows)), str(out), config=resolve_config({"workers": 1}))
+    assert [json.loads(line) for line in out.read_text().splitlines()] == rows[:1]
+    gone = removed(out)
+    assert [(r["index"], r["reason"], r["duplicate_of"], r["kept"]) for r in gone] == [
+        (1, "near", 0, 0), (2, "exact", 1, 0)]
+    assert gone[1]["kept_record"] == json.dumps(rows[0])
+
+
+def test_output_mistakes_are_one_line_before_any_work(tmp_path: Path, run_cli: Any) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    missing = run_cli("dedup", src, "--out", tmp_path / "nodir" / "out.jsonl")
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr and "internal error" not in missing.stderr
+    (tmp_path / "folder").mkdir()
+    folder = run_cli("dedup", src, "--out", tmp_path / "folder")
+    assert folder.exit_code == 2 and "--out is a folder" in folder.stderr
+    data = tmp_path / "data"
+    data.mkdir()
+    write_jsonl(data / "part-0.jsonl", ROWS[:2])
+    write_jsonl(data / "part-1.jsonl", ROWS[2:])
+    inside = run_cli("dedup", data, "--out", data / "clean")
+    assert inside.exit_code == 2 and "inside the input's folder" in inside.stderr
+    assert sorted(p.name for p in data.iterdir()) == ["part-0.jsonl", "part-1.jsonl"]

@@ -55,6 +55,9 @@ def test_a_report_on_stdout_is_all_that_stdout_holds(run_cli, option: str, parse
     (["audit"], "Missing argument 'DATA...'"),
     (["frobnicate"], "No such command 'frobnicate'"),
     (["audit", "--json", "-", "--junit", "-", str(SAMPLE / "train.jsonl")], "only one report can go to stdout"),
+    (["audit", "--scheduler", "tcp://127.0.0.1:1", str(SAMPLE / "train.jsonl")], "--scheduler needs --engine dask"),
+    (["audit", "--json", "no/such/folder/r.json", str(SAMPLE / "train.jsonl")], "does not exist"),
+    (["audit", "--html", str(SAMPLE), str(SAMPLE / "train.jsonl")], "is a folder; give a file name"),
 ])
 def test_errors_exit_2_with_one_line_on_stderr(run_cli, args: list[str], message: str) -> None:
     result = run_cli(*args)

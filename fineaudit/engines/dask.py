@@ -167,7 +167,8 @@ class DaskEngine:
                 blocks: list[Block] = []
                 sha = None
             else:
-                blocks = plan_blocks(source.files, self.block_bytes)
+                # absolute: workers of a real cluster start in folders of their own
+                blocks = plan_blocks([f.absolute() for f in source.files], self.block_bytes)
                 parts, sha = self._load_blocks(blocks, spec, folder, source)
                 rows = [None] * len(parts)
         info = DatasetInfo(path=source.path, records=sum(p.records for p in parts), format=fmt_name or layout,

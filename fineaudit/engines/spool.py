@@ -109,5 +109,5 @@ def shards_of(source: Source, blocks: Sequence[Block], first: Sequence[int]) -> 
         return ()
     starts: dict[int, Shard] = {}
     for block, start in zip(blocks, first):
-        starts.setdefault(block.file, Shard(block.path, start))
+        starts.setdefault(block.file, Shard(str(source.files[block.file]), start))  # as the user named it
     return tuple(starts[f] for f in sorted(starts))

@@ -64,6 +64,18 @@ def test_dask_shards(shards: Path, dask_client: Any) -> None:
         check(engine.load(open_source(str(shards / "train-*-of-00004.jsonl")), "chat", "train", None), shards)
 
 
+def test_dask_reads_relative_paths_from_workers_started_elsewhere(shards: Path, dask_client: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers of a real cluster start in their own folders: a relative glob must still resolve."""
+    from fineaudit.engines.dask import DaskEngine
+
+    monkeypatch.chdir(shards.parent)  # the workers were started in another folder
+    with DaskEngine(batch_size=2, client=dask_client, block_bytes=70) as engine:
+        data = engine.load(open_source("train/train-*-of-00004.jsonl"), "chat", "train", None)
+        assert len(all_rows(data)) == sum(SIZES) + 1
+        assert [s.path for s in data.info.shards][0] == "train/train-00000-of-00004.jsonl"  # as the user wrote it
+
+
 def test_cli_reports_shard_lines(shards: Path, run_cli: Any) -> None:
     result = run_cli("audit", str(shards / "train-*-of-00004.jsonl"), "--only", "format,size", "--json", "-")
     report = json.loads(result.stdout)
