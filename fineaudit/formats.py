@@ -110,6 +110,13 @@ class Message:
     role: str
     content: Any
     path: str  # where it sits in the record, e.g. "messages[2]" or "conversations[1]"
+    tool_calls: Any = None  # an assistant's function calls (OpenAI `tool_calls` / `function_call`)
+
+    @property
+    def text(self) -> str:
+        """What the model reads or writes in this turn: its content, and its calls as JSON."""
+        calls = json.dumps(self.tool_calls, ensure_ascii=False) if self.tool_calls else ""
+        return "\n".join(t for t in (as_text(self.content), calls) if t)
 
 
 def as_text(value: Any) -> str:
@@ -126,8 +133,9 @@ def as_text(value: Any) -> str:
 def chat_messages(obj: dict[str, Any]) -> list[Message]:
     """The turns of a chat record, with ShareGPT speakers mapped to roles."""
     if isinstance(obj.get("messages"), list):
-        return [Message(m.get("role") if isinstance(m, dict) else None,
-                        m.get("content") if isinstance(m, dict) else m, f"messages[{i}]")
+        return [Message(m.get("role"), m.get("content"), f"messages[{i}]",
+                        m.get("tool_calls") or m.get("function_call")) if isinstance(m, dict)
+                else Message(None, m, f"messages[{i}]")
                 for i, m in enumerate(obj["messages"])]
     turns = obj.get("conversations")
     if not isinstance(turns, list):
@@ -177,9 +185,9 @@ def view_of(obj: Any, layout: str, label_field: str | None = None) -> View:
     if layout == "chat":
         msgs = chat_messages(obj)
         system = next((as_text(m.content) for m in msgs if m.role == "system"), None)
-        prompt = "\n".join(as_text(m.content) for m in msgs if m.role == "user")
-        response = "\n".join(as_text(m.content) for m in msgs if m.role == "assistant")
-        text = "\n".join(as_text(m.content) for m in msgs)
+        prompt = "\n".join(m.text for m in msgs if m.role == "user")
+        response = "\n".join(m.text for m in msgs if m.role == "assistant")
+        text = "\n".join(m.text for m in msgs)
         return View(prompt, response, text, label, system, len(msgs))
     if layout == "instruction":
         prompt = _join(as_text(obj.get("instruction")), as_text(obj.get("input")))

@@ -16,7 +16,7 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
-from fineaudit.formats import KNOWN_ROLES, LAYOUTS, Message, chat_messages, schema
+from fineaudit.formats import KNOWN_ROLES, LAYOUTS, Message, as_text, chat_messages, schema
 
 Problem = tuple[str, str, str]  # (code, field, message)
 
@@ -75,6 +75,8 @@ def _schema_problems(error: ValidationError, messages: Sequence[Message] | None)
     if kind == "required":
         for key in (k for k in error.validator_value if k not in error.instance):
             yield "format.missing_field", f"{where}.{key}" if where != "(record)" else key, f"missing required field {key!r}"
+    elif kind == "anyOf" and error.absolute_path and error.absolute_path[0] == "messages":
+        yield "format.missing_field", f"{where}.content", "missing required field 'content'"
     elif kind == "oneOf" and not error.absolute_path:
         yield "format.missing_field", "output", "missing the response: give 'output' (or 'response'), not both"
     elif kind == "enum" and error.absolute_path and error.absolute_path[-1] == "role":
@@ -96,12 +98,7 @@ def _chat_rules(messages: Sequence[Message]) -> Iterator[Problem]:
             if not isinstance(m.role, str):  # a string role is already reported by the schema
                 yield "format.unknown_role", f"{m.path}.role", f"turn {i} has no valid role"
             continue
-        if m.content is None:
-            continue  # null content is allowed only with tool calls; schema and rules below cover the rest
-        if not isinstance(m.content, (str, list)):
-            continue  # wrong type: reported by the schema
-        if isinstance(m.content, str) and not m.content.strip():
-            yield "format.empty_content", f"{m.path}.content", f"{m.role} turn {i} has empty content"
+        yield from _content_problems(m, i)
         if m.role == "system" and i > 0:
             yield "format.system_not_first", m.path, f"system message at turn {i}; it must come first"
     if any(r not in KNOWN_ROLES for r in roles):
@@ -112,6 +109,21 @@ def _chat_rules(messages: Sequence[Message]) -> Iterator[Problem]:
         yield "format.no_assistant_turn", "messages", "no assistant turn: nothing for the model to learn"
     elif roles and roles[-1] != "assistant":
         yield "format.last_turn_not_assistant", "messages", f"the last turn is {roles[-1]!r}, not the assistant's"
+
+
+def _content_problems(m: Message, i: int) -> Iterator[Problem]:
+    """Content must be text that is not empty; only an assistant's tool call may stand without."""
+    where = f"{m.path}.{'value' if m.path.startswith('conversations') else 'content'}"
+    if m.content is None:
+        if not (m.role == "assistant" and m.tool_calls):
+            yield "format.empty_content", where, f"{m.role} turn {i} has no content"
+    elif isinstance(m.content, list):  # content parts: text, images, audio ...
+        if not all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in m.content):
+            yield "format.wrong_type", where, f"{where} parts should be objects with a 'type'"
+        elif not any(p["type"] != "text" or as_text(p.get("text")).strip() for p in m.content):
+            yield "format.empty_content", where, f"{m.role} turn {i} has empty content"
+    elif isinstance(m.content, str) and not m.content.strip():
+        yield "format.empty_content", where, f"{m.role} turn {i} has empty content"
 
 
 def _problems(obj: dict[str, Any], layout: str) -> Iterator[Problem]:

@@ -1,6 +1,7 @@
 """The content check: secrets, PII, boilerplate, encoding damage, placeholders, repetition."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -96,6 +97,8 @@ def text_fields(obj: Any, layout: str) -> Iterator[tuple[str, str, str]]:
             if isinstance(m.content, (str, list)):
                 where = m.path if m.path == "system" else f"{m.path}.{'content' if 'messages' in obj else 'value'}"
                 yield where, _ROLE.get(m.role, "other"), as_text(m.content)
+            if m.tool_calls:  # arguments are trained on too: a key in them is memorized like any other
+                yield f"{m.path}.tool_calls", "other", json.dumps(m.tool_calls, ensure_ascii=False)
         return
     for key, value in obj.items():
         if isinstance(value, str):

@@ -176,6 +176,15 @@ def test_secret_fails_and_pii_warns_by_default(tmp_path: Path) -> None:
     assert relaxed.status.value == "pass" and relaxed.metrics["pii_records"] == 1
 
 
+def test_a_key_in_tool_call_arguments_is_found(tmp_path: Path) -> None:
+    call = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+        "name": "fetch", "arguments": json.dumps({"url": "https://api.example.com", "api_key": OPENAI_KEY})}}]}
+    rows = [{"messages": [{"role": "user", "content": "get it"}, call]}, chat("hi", "hello.")]
+    result = content_of(write_jsonl(tmp_path / "d.jsonl", rows))
+    assert result.status.value == "fail"
+    assert [(f.code, f.field) for f in result.findings] == [("content.openai_key", "messages[1].tool_calls")]
+
+
 def test_a_failing_secret_is_listed_before_earlier_warnings(tmp_path: Path) -> None:
     rows = [chat("mail?", f"write to jane{i}@example.com") for i in range(3)] + [chat("key?", f"use {AWS_KEY}")]
     result = content_of(write_jsonl(tmp_path / "d.jsonl", rows))

@@ -10,7 +10,7 @@ import pytest
 
 import fineaudit
 from fineaudit.core import CheckResult
-from tests.conftest import chat, write_jsonl
+from tests.conftest import REALDATA, chat, write_jsonl
 
 SYSTEM, USER, ASSISTANT = ({"role": r, "content": c} for r, c in
                            (("system", "Be brief."), ("user", "Hi?"), ("assistant", "Hello.")))
@@ -40,12 +40,40 @@ def test_unparsable_lines_are_findings_with_their_line(tmp_path: Path) -> None:
     ([SYSTEM, USER], "format.no_assistant_turn"),
     ([USER, ASSISTANT, USER], "format.last_turn_not_assistant"),
     ([USER, {"role": "assistant", "content": 42}], "format.wrong_type"),
+    ([{"role": "user", "content": None}, ASSISTANT], "format.empty_content"),
+    ([USER, {"role": "assistant", "content": None}], "format.empty_content"),  # null without a tool call
+    ([USER, {"role": "assistant"}], "format.missing_field"),
+    ([USER, {"role": "assistant", "content": []}], "format.empty_content"),
+    ([USER, {"role": "assistant", "content": [{"type": "text", "text": " "}]}], "format.empty_content"),
+    ([USER, {"role": "assistant", "content": [1, 2]}], "format.wrong_type"),
 ])
 def test_chat_rules(tmp_path: Path, messages: list[dict[str, Any]], code: str) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", [chat("ok?", "ok."), {"messages": messages}])
     result = format_of(path)
     assert code in codes(result)
     assert all(f.records == (1,) and f.line == 2 for f in result.findings if f.code == code)
+
+
+CALL = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                            "function": {"name": "takeoff", "arguments": "{}"}}]}
+
+
+@pytest.mark.parametrize("messages", [
+    [USER, CALL],  # OpenAI function calling: the call is the answer, no content
+    [USER, {**CALL, "content": None}],
+    [USER, {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}],
+    [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}, ASSISTANT],
+])
+def test_tool_calls_and_content_parts_are_valid(tmp_path: Path, messages: list[dict[str, Any]]) -> None:
+    result = format_of(write_jsonl(tmp_path / "d.jsonl", [{"messages": messages}] * 3))
+    assert result.metrics["invalid_records"] == 0, [f.message for f in result.findings]
+
+
+def test_openai_function_calling_example_is_valid() -> None:
+    """OpenAI's own fine-tuning example for function calling (assistant turns are tool calls)."""
+    report = fineaudit.audit(str(REALDATA / "openai_cookbook" / "drone_training.jsonl"), only=["format", "length"])
+    assert report.checks["format"].metrics["invalid_records"] == 0
+    assert report.checks["length"].metrics["empty_responses"] == 0  # the calls are what the model learns
 
 
 def test_valid_chat_passes(tmp_path: Path) -> None:
@@ -57,10 +85,13 @@ def test_valid_chat_passes(tmp_path: Path) -> None:
 def test_sharegpt_speakers_map_to_roles(tmp_path: Path) -> None:
     good = {"conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}]}
     bad = {"conversations": [{"from": "human", "value": "Hi?"}, {"from": "robot", "value": "Beep."}]}
-    result = format_of(write_jsonl(tmp_path / "d.jsonl", [good, good, bad]))
+    silent = {"conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt"}]}
+    result = format_of(write_jsonl(tmp_path / "d.jsonl", [good, good, bad, silent]))
     [finding] = [f for f in result.findings if f.code == "format.unknown_role"]
     assert finding.records == (2,) and finding.field.startswith("conversations[1]")
-    assert result.metrics["invalid_records"] == 1
+    [empty] = [f for f in result.findings if f.code == "format.empty_content"]
+    assert empty.records == (3,) and empty.field == "conversations[1].value"
+    assert result.metrics["invalid_records"] == 2
 
 
 @pytest.mark.parametrize("record, valid", [
