@@ -103,16 +103,30 @@ class Source:
         if hasattr(rows, "to_dict") and hasattr(rows, "iloc"):  # pandas DataFrame
             for start in range(0, len(rows), 4096):
                 for obj in rows.iloc[start:start + 4096].to_dict("records"):
-                    yield item_from_object(None, obj)
+                    yield item_from_object(None, without_fill(obj))
             return
         if hasattr(rows, "iter") and hasattr(rows, "features"):  # datasets.Dataset
             for batch in rows.iter(batch_size=4096):
                 keys = list(batch)
                 for values in zip(*(batch[k] for k in keys)):
-                    yield item_from_object(None, dict(zip(keys, values)))
+                    yield item_from_object(None, without_fill(dict(zip(keys, values))))
             return
         for obj in rows:
             yield item_from_object(None, obj)
+
+
+def without_fill(value: Any) -> Any:
+    """A row read from a table, without the nulls (NaN in pandas) a table puts where a record had
+    no such key: Arrow gives every row every column, JSON records leave optional keys out."""
+    if isinstance(value, dict):
+        return {k: without_fill(v) for k, v in value.items() if not _is_fill(v)}
+    if isinstance(value, list):
+        return [without_fill(v) for v in value]
+    return value
+
+
+def _is_fill(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def item_from_object(line: int | None, obj: Any) -> RawItem:
@@ -295,4 +309,4 @@ def _read_parquet(path: Path) -> Iterator[RawItem]:
         raise InputError(f"not a readable Parquet file: {exc}", str(path)) from None
     for batch in reader.iter_batches(batch_size=4096):
         for obj in batch.to_pylist():
-            yield item_from_object(None, obj)
+            yield item_from_object(None, without_fill(obj))

@@ -126,3 +126,36 @@ def test_sha256_is_of_the_file_bytes(tmp_path: Path) -> None:
     path.write_text(json.dumps(ROWS[0]) + "\n")
     assert open_source(path).sha256() == hashlib.sha256(path.read_bytes()).hexdigest()
     assert open_source(ROWS).sha256() is None
+
+
+def heterogeneous_chats() -> list[dict]:
+    """Optional keys on some records only: absent in JSON, null-filled by any table."""
+    rows = []
+    for i in range(12):
+        user = {"role": "user", "content": f"question {i}?", **({"name": "ana"} if i % 3 == 0 else {})}
+        reply = {"role": "assistant", "content": f"answer {i}.", **({"weight": 1} if i % 4 == 0 else {})}
+        rows.append({"messages": [user, reply], **({"id": f"r{i}"} if i % 5 == 0 else {})})
+    return rows
+
+
+def as_table(rows: list[dict], kind: str, tmp_path: Path) -> object:
+    import datasets
+
+    if kind == "parquet":
+        pd.DataFrame(rows).to_parquet(tmp_path / "d.parquet")
+        return str(tmp_path / "d.parquet")
+    if kind == "save_to_disk":
+        datasets.Dataset.from_list(rows).save_to_disk(tmp_path / "ds")
+        return str(tmp_path / "ds")
+    return datasets.Dataset.from_list(rows) if kind == "dataset" else pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("kind", ["parquet", "dataset", "dataframe", "save_to_disk"])
+def test_tables_null_fill_is_not_a_format_error(tmp_path: Path, kind: str) -> None:
+    import fineaudit
+
+    rows = heterogeneous_chats()
+    from_json = fineaudit.audit(rows, only=["format"]).checks["format"].metrics
+    from_table = fineaudit.audit(as_table(rows, kind, tmp_path), only=["format"]).checks["format"].metrics
+    assert from_table["invalid_records"] == 0
+    assert from_table["field_sets"] == from_json["field_sets"]

@@ -19,7 +19,7 @@ import numpy as np
 from fineaudit.core import InputError, RecordBatch
 from fineaudit.formats import RawItem, build_batch
 from fineaudit.integer_hash import splitmix64
-from fineaudit.loaders import item_from_object, parse_json_line, read_file
+from fineaudit.loaders import item_from_object, parse_json_line, read_file, without_fill
 
 BLOCK_BYTES = 32 << 20  # a JSON Lines block: big enough to amortize a task, small enough to balance
 _BOM = b"\xef\xbb\xbf"
@@ -131,7 +131,7 @@ def _parquet_items(block: Block) -> Iterator[RawItem]:
         return
     for batch in pq.ParquetFile(block.path).iter_batches(batch_size=4096, row_groups=groups):
         for obj in batch.to_pylist():
-            yield item_from_object(None, obj)
+            yield item_from_object(None, without_fill(obj))
 
 
 def block_batches(items: Iterator[RawItem], spec: BatchSpec, first_index: int = 0) -> Iterator[RecordBatch]:
