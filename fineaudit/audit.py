@@ -155,7 +155,7 @@ def _report(loaded: Mapping[str, Records | None], results: list[CheckResult], cf
     inputs = {role: (loaded[role].info.to_dict() if loaded.get(role) is not None else None)  # type: ignore[union-attr]
               for role in ("production", "eval")}
     return Report(dataset=train.info, checks={r.name: r for r in results},
-                  verdict=verdict(results, cfg.fail_on), score=readiness_score(results),
+                  verdict=verdict(results, cfg.fail_on), score=readiness_score(results, cfg.fail_on),
                   fail_on=cfg.fail_on, inputs=inputs,
                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   fineaudit_version=version())

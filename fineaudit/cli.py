@@ -125,7 +125,8 @@ def _show(report: Report, console: Console, quiet: bool, cached: bool) -> None:
     console.print(verdict_line(report).append(" (cached)" if cached else "", style="dim"))
     for check in report.checks.values():  # quiet still says why, in one line per blocking check
         if check.blocks_verdict(report.fail_on):
-            first = f" — {finding_line(check.findings[0], 90)}" if check.findings else ""
+            shown = next((f for f in check.findings if not f.message.startswith(check.summary)), None)  # not twice
+            first = f" — {finding_line(shown, 90)}" if shown else ""
             console.print(Text(f"  {check.name}: {check.summary}{first}"), soft_wrap=True)
 
 

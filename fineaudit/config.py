@@ -139,6 +139,9 @@ def build_config(raw: Mapping[str, Any], checkers: Mapping[str, type[Checker]], 
         raise ConfigError(f"{where}format {top['format']!r} is not one of {', '.join(FORMAT_CHOICES)}")
     if top["fail_on"] not in ("fail", "warn"):
         raise ConfigError(f"{where}fail_on must be 'fail' or 'warn', not {top['fail_on']!r}")
+    for key, least in (("max_findings", 0), ("batch_size", 1), ("workers", 0)):
+        if top[key] < least:
+            raise ConfigError(f"{where}{key} must be at least {least}, not {top[key]}")
     checks_raw = raw.get("checks", {})
     if not isinstance(checks_raw, Mapping):
         raise ConfigError(f"{where}'checks' must be a table of check names")

@@ -70,7 +70,8 @@ class Source:
     def detect_layout(self, n: int = 1000) -> str:
         """The layout of the first n records (UnknownLayout naming the first bad line if none parse)."""
         items = self._first_items(n)
-        first_error = next((f"line {i.line}: {i.error}" for i in items if i.error is not None), None)
+        first_error = next((f"{f'line {i.line}' if i.line else f'record {n}'}: {i.error}"
+                            for n, i in enumerate(items) if i.error is not None), None)
         return detect_layout([i.obj for i in items if i.error is None], self.path or "data", first_error)
 
     def _first_items(self, n: int) -> list[RawItem]:

@@ -50,6 +50,8 @@ def test_a_pyproject_without_the_table_is_ignored(tmp_path: Path) -> None:
     ({"checks": {"size": {"enabled": "yes"}}}, "size.enabled must be true or false"),
     ({"format": "xml"}, "format 'xml' is not one of auto, chat"),
     ({"fail_on": "error"}, "fail_on must be 'fail' or 'warn'"),
+    ({"max_findings": -5}, "max_findings must be at least 0, not -5"),
+    ({"batch_size": 0}, "batch_size must be at least 1, not 0"),
 ])
 def test_invalid_config_names_the_valid_choices(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):

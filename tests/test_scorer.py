@@ -22,6 +22,12 @@ def test_readiness_score(results: list[CheckResult], expected: float) -> None:
     assert readiness_score(results) == expected
 
 
+def test_a_warning_that_fails_the_verdict_caps_the_score_too() -> None:
+    results = [result(Status.PASS, 1.0), result(Status.WARN, 1.0)]
+    assert readiness_score(results, "fail") == 100.0
+    assert readiness_score(results, "warn") == 49.0  # never 'NOT READY 100/100'
+
+
 @pytest.mark.parametrize("status, blocking, fail_on, expected", [
     (Status.PASS, True, "fail", "pass"), (Status.WARN, True, "fail", "pass"), (Status.WARN, True, "warn", "fail"),
     (Status.FAIL, True, "fail", "fail"), (Status.ERROR, True, "fail", "fail"), (Status.FAIL, False, "fail", "pass"),
