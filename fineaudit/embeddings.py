@@ -56,11 +56,18 @@ def model_path(name: str) -> Path:
     """The local folder of a model name: the bundled default, or a folder the user gave."""
     if name in _DEFAULT_ALIASES:
         return default_model_path()
+    check_model_name(name)
+    return Path(name).expanduser().resolve()
+
+
+def check_model_name(name: str) -> None:
+    """ValueError unless `name` is the default, 'lexical', or a local model folder (config time)."""
+    if name in _DEFAULT_ALIASES or name == LEXICAL:
+        return
     path = Path(name).expanduser()
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         raise ValueError(f"embedding_model {name!r} is not a local sentence-transformers folder "
                          f"(no modules.json or config.json); models are never downloaded at run time")
-    return path.resolve()
 
 
 def best_device() -> str:
@@ -93,7 +100,8 @@ def _folder_fingerprint(path: Path) -> str:
     for item in sorted(path.rglob("*")):
         if item.is_file() and item.suffix in (".json", ".safetensors", ".bin", ".txt", ".model"):
             stat = item.stat()
-            digest.update(f"{item.relative_to(path)}:{stat.st_size}".encode())
+            # size and modification time: weights overwritten in place change it too
+            digest.update(f"{item.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 

@@ -88,3 +88,21 @@ def test_a_local_folder_is_its_own_cache_namespace(tmp_path: Path) -> None:
     local = SentenceEmbedder(str(folder), max_tokens=64)
     assert local.name == str(folder.resolve()) and local.model_id != SentenceEmbedder(DEFAULT_MODEL).model_id
     assert local.encode(TEXTS[:1]).shape == (1, 384)
+
+
+def test_weights_overwritten_in_place_change_the_cache_namespace(tmp_path: Path) -> None:
+    import shutil
+
+    folder = shutil.copytree(model_path(DEFAULT_MODEL), tmp_path / "my-model")
+    before = SentenceEmbedder(str(folder)).model_id
+    weights = next(folder.rglob("*.safetensors"))
+    data = weights.read_bytes()
+    weights.write_bytes(data)  # same size, new weights as far as anyone can tell without hashing
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000_000))
+    assert SentenceEmbedder(str(folder)).model_id != before
+
+
+def test_a_model_that_is_not_a_local_folder_is_a_config_error(run_cli, tmp_path: Path) -> None:
+    result = run_cli("audit", "sample_data/train.jsonl", "--production", "sample_data/production.jsonl",
+                     "--set", "drift.embedding_model=BAAI/bge-small-en")
+    assert result.exit_code == 2 and "never downloaded" in result.stderr

@@ -9,7 +9,8 @@ import numpy as np
 
 from fineaudit import drift_stats as stats
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Record, Records, Status
-from fineaudit.embeddings import DEFAULT_MODEL, EmbeddingCache, choose_embedder, default_cache_dir, embed
+from fineaudit.embeddings import (DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder,
+                                  default_cache_dir, embed)
 
 METHOD = "domain_classifier_auc_permutation"
 PROJECTION_POINTS = 300  # per side: enough for a scatter plot, small enough for a report
@@ -20,7 +21,7 @@ TYPICAL = 10  # records named by a cluster finding
 @dataclass(frozen=True)
 class DriftParams:
     sample_size: int = field(default=1000, metadata={
-        "help": "prompts sampled per side (seeded); about 40 s on a 2-core CPU at 1,000, far less on a GPU"})
+        "help": "prompts sampled per side (seeded); about 30 s cold on a quiet 2-core CPU at 1,000, far less on a GPU"})
     embedding_model: str = field(default=DEFAULT_MODEL, metadata={
         "help": "the bundled all-MiniLM-L6-v2, a local sentence-transformers folder, or 'lexical'"})
     max_tokens: int = field(default=128, metadata={
@@ -40,6 +41,9 @@ class DriftParams:
                 "(about 1 - coverage_quantile falls outside by chance)"})
     max_clusters: int = field(default=5, metadata={"help": "most topics the uncovered prompts are grouped into"})
     min_samples: int = field(default=20, metadata={"help": "fewest prompts per side to run the test"})
+
+    def __post_init__(self) -> None:
+        check_model_name(self.embedding_model)  # a wrong path is a config error (exit 2), found before any data
 
 
 @dataclass(frozen=True)
