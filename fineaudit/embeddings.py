@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from fineaudit.progress import track_step
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 LEXICAL = "lexical"
 LEXICAL_ID = "lexical-hashed-ngrams-v1"
@@ -261,7 +263,11 @@ class EmbedStats:
     seconds: float
 
 
-def embed(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None) -> tuple[np.ndarray, EmbedStats]:
+EMBED_CHUNK = 512  # texts per encode call: a progress step, still long enough to sort by length
+
+
+def embed(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None,
+          progress: Any = None, desc: str | None = None) -> tuple[np.ndarray, EmbedStats]:
     """Embeddings of texts, computing only those the cache lacks (and storing them)."""
     import time
 
@@ -277,7 +283,14 @@ def embed(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None
         first_text = {}
         for k, t in zip(keys, texts):
             first_text.setdefault(k, t)
-        new = embedder.encode([first_text[k] for k in missing])
+        todo = [first_text[k] for k in missing]
+        with track_step(progress, desc, len(todo)) as task:
+            parts = []
+            for start in range(0, len(todo), EMBED_CHUNK):
+                parts.append(embedder.encode(todo[start:start + EMBED_CHUNK]))
+                if task is not None:
+                    task.advance(len(parts[-1]))
+        new = np.concatenate(parts)
         cache.put(missing, new)
         found.update(zip(missing, new))
     vectors = np.stack([found[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliResult, chat, write_jsonl
+from tests.conftest import REPO, CliResult, chat, write_jsonl
 
 FLAWED = [chat("hi", "hello")] * 3 + ['{"messages": [', {"messages": [{"role": "human", "content": "x"}]}]
 
@@ -122,3 +122,11 @@ def test_progress_bars_only_on_a_terminal(flawed: Path, flags: tuple[str, ...], 
     # --quiet takes the same path as --no-progress (audit(progress=False))
     received = run_on_terminal("audit", str(flawed), "--no-cache", *flags)
     assert ("loading train" in received) is shown
+
+
+@pytest.mark.slow
+def test_embedding_shows_progress_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINEAUDIT_CACHE_DIR", str(tmp_path / "cache"))  # cold: the model really embeds
+    received = run_on_terminal("audit", str(REPO / "sample_data" / "train.jsonl"), "--production",
+                               str(REPO / "sample_data" / "production.jsonl"), "--only", "drift", "--no-cache")
+    assert "drift: embedding training" in received and "drift: embedding production" in received

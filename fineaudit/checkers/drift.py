@@ -146,8 +146,8 @@ class DriftChecker(Checker):
         choice = choose_embedder(p.embedding_model, p.batch_size, p.max_tokens)
         cache = EmbeddingCache(default_cache_dir(ctx.cache_dir)) if p.cache else None
         try:
-            train_x, train_stats = embed(choice.embedder, train.texts, cache)
-            prod_x, prod_stats = embed(choice.embedder, prod.texts, cache)
+            train_x, train_stats = embed(choice.embedder, train.texts, cache, ctx.progress, "drift: embedding training")
+            prod_x, prod_stats = embed(choice.embedder, prod.texts, cache, ctx.progress, "drift: embedding production")
         finally:
             if cache is not None:
                 cache.close()
