@@ -26,12 +26,15 @@ from fineaudit.core import Report
 
 
 class FineauditCallback(TrainerCallback):
-    """Audits `train` (and `eval`) at on_train_begin; raises DatasetNotReady when not ready.
+    """Audits `train` and `eval` at on_train_begin; raises DatasetNotReady when either is not ready.
 
     `train`/`eval`/`production` are anything `fineaudit.audit` accepts (a path, a
     `datasets.Dataset`, a DatasetDict, a DataFrame, a list of dicts); other keyword arguments
-    (`config`, `format`, `only`, `skip`, `fail_on`, ...) go to `fineaudit.audit`. With
-    `report_dir` (default: the Trainer's output_dir) the HTML and JSON reports are written there.
+    (`config`, `format`, `only`, `skip`, `fail_on`, ...) go to `fineaudit.audit`. The training
+    audit uses `eval` for leakage and `production` for drift; `eval` is then audited on its own
+    too (without `size`: eval sets are small by design), since a broken eval set makes every
+    evaluation of the run lie. With `report_dir` (default: the Trainer's output_dir) the HTML and
+    JSON reports are written there.
     """
 
     def __init__(self, train: Any, eval: Any = None, production: Any = None, *,
@@ -40,19 +43,26 @@ class FineauditCallback(TrainerCallback):
         self.report_dir, self.write_reports = report_dir, write_reports
         self.audit_kwargs = audit_kwargs
         self.report: Report | None = None
+        self.eval_report: Report | None = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         self.report = audit(self.train, eval=self.eval, production=self.production, **self.audit_kwargs)
+        if self.eval is not None:
+            skip = [*(self.audit_kwargs.get("skip") or []), "size"]
+            self.eval_report = audit(self.eval, **{**self.audit_kwargs, "skip": skip})
         if self.write_reports and state.is_world_process_zero:
             self._write(Path(self.report_dir or args.output_dir))
         self.report.raise_for_failure()
+        if self.eval_report is not None:
+            self.eval_report.raise_for_failure()
         return control
 
     def _write(self, folder: Path) -> None:
-        assert self.report is not None
         folder.mkdir(parents=True, exist_ok=True)
-        self.report.write_json(folder / "fineaudit_report.json")
-        self.report.write_html(folder / "fineaudit_report.html")
+        for name, report in (("fineaudit_report", self.report), ("fineaudit_eval_report", self.eval_report)):
+            if report is not None:
+                report.write_json(folder / f"{name}.json")
+                report.write_html(folder / f"{name}.html")
 
 
 __all__ = ["FineauditCallback"]

@@ -56,3 +56,19 @@ def test_starts_on_clean_data(tmp_path: Path) -> None:
     tiny_trainer(tmp_path, callback, counter).train()
     assert callback.report is not None and callback.report.passed
     assert counter.steps == 2 and (tmp_path / "audit" / "fineaudit_report.json").exists()
+
+
+@pytest.mark.slow
+def test_refuses_to_start_when_only_the_eval_set_is_broken(tmp_path: Path) -> None:
+    counter = StepCounter()
+    records = clean_records(150)
+    broken = {"messages": [{"role": "human", "content": "key?"},
+                           {"role": "assistant", "content": "sk-" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6"}]}
+    callback = FineauditCallback(train=records[:120], eval=records[120:] + [broken], report_dir=tmp_path / "audit")
+    with pytest.raises(fineaudit.DatasetNotReady) as raised:
+        tiny_trainer(tmp_path, callback, counter).train()
+    assert counter.steps == 0
+    assert callback.report is not None and callback.report.passed  # training data itself is fine
+    assert raised.value.report is callback.eval_report
+    assert {"format", "content"} <= {n for n, c in raised.value.report.checks.items() if c.blocks_verdict()}
+    assert (tmp_path / "audit" / "fineaudit_eval_report.html").exists()
