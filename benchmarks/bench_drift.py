@@ -93,21 +93,28 @@ def check(n: int, cache_dir: Path) -> None:
 
 
 def halves(splits: int, n: int, cache_dir: Path, model: str) -> None:
-    """Random halves of Alpaca through the check's statistics: how many pass."""
+    """Random halves of Alpaca through the check's statistics and status rule: how many pass."""
     from fineaudit import drift_stats as stats
+    from fineaudit.checkers.drift import DriftParams, drift_status
+    from fineaudit.core import Status
     from fineaudit.embeddings import EmbeddingCache, choose_embedder, embed
 
     texts = random.Random(0).sample(alpaca(), 2 * n)
     embedder = choose_embedder(model, 64, 128).embedder
     vectors, _ = embed(embedder, texts, EmbeddingCache(cache_dir / "embeddings"))
-    started, passed, aucs = time.perf_counter(), 0, []
+    params = DriftParams()
+    started, passed, aucs, uncovered = time.perf_counter(), 0, [], []
     for seed in range(splits):
         order = np.random.default_rng(seed).permutation(len(texts))
-        test = stats.domain_classifier_test(vectors[order[:n]], vectors[order[n:]], seed=seed)
+        train, prod = vectors[order[:n]], vectors[order[n:]]
+        test = stats.domain_classifier_test(train, prod, seed=seed)
+        cover = stats.coverage(train, prod, params.coverage_quantile)
         aucs.append(test.auc)
-        passed += not (test.p_value < 0.01 and test.auc >= 0.6)
+        uncovered.append(cover.uncovered_fraction)
+        passed += drift_status(test.auc, test.p_value, cover.uncovered_fraction, params) is Status.PASS
     print(f"random halves ({model}, {n}+{n}): {passed}/{splits} pass; AUC max {max(aucs):.3f}, "
-          f"mean {np.mean(aucs):.3f}; {time.perf_counter() - started:.1f} s for the tests  [{load()}]")
+          f"mean {np.mean(aucs):.3f}; uncovered max {max(uncovered):.3f}, mean {np.mean(uncovered):.3f}; "
+          f"{time.perf_counter() - started:.1f} s for the tests  [{load()}]")
 
 
 def main() -> None:

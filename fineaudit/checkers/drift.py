@@ -39,6 +39,9 @@ class DriftParams:
     report_uncovered_above: float = field(default=0.1, metadata={
         "help": "report uncovered production topics when more than this share is uncovered "
                 "(about 1 - coverage_quantile falls outside by chance)"})
+    warn_uncovered_fraction: float = field(default=0.15, metadata={
+        "help": "warn when more production than this lies outside training's coverage, whatever the AUC "
+                "(about 1 - coverage_quantile does by chance); 1 = never"})
     max_clusters: int = field(default=5, metadata={"help": "most topics the uncovered prompts are grouped into"})
     min_samples: int = field(default=20, metadata={"help": "fewest prompts per side to run the test"})
 
@@ -57,10 +60,12 @@ def _prompts(data: Records, n: int, seed: int) -> Side:
     return Side(kept, [r.prompt for r in kept])
 
 
-def _status(auc: float, p_value: float, p: DriftParams) -> Status:
+def drift_status(auc: float, p_value: float, uncovered_fraction: float, p: DriftParams) -> Status:
+    """The effect size decides (a significant AUC), or a share of production training never covers:
+    a 20% slice of new topics can hide inside an AUC that looks small."""
     if p_value < p.alpha and auc >= p.fail_auc:
         return Status.FAIL
-    if p_value < p.alpha and auc >= p.warn_auc:
+    if p_value < p.alpha and auc >= p.warn_auc or uncovered_fraction > p.warn_uncovered_fraction:
         return Status.WARN
     return Status.PASS
 
@@ -140,7 +145,7 @@ class DriftChecker(Checker):
         assert ctx.production is not None
         train, prod = _prompts(data, p.sample_size, ctx.seed), _prompts(ctx.production, p.sample_size, ctx.seed)
         thresholds = {"fail_auc": p.fail_auc, "warn_auc": p.warn_auc, "alpha": p.alpha,
-                      "coverage_quantile": p.coverage_quantile}
+                      "coverage_quantile": p.coverage_quantile, "warn_uncovered_fraction": p.warn_uncovered_fraction}
         if min(len(train.texts), len(prod.texts)) < p.min_samples:
             return self._too_few(train, prod, p, thresholds)
         choice = choose_embedder(p.embedding_model, p.batch_size, p.max_tokens)
@@ -154,7 +159,7 @@ class DriftChecker(Checker):
         test = stats.domain_classifier_test(train_x, prod_x, seed=ctx.seed, folds=p.folds,
                                             permutations=p.permutations)
         cover = stats.coverage(train_x, prod_x, p.coverage_quantile)
-        status = _status(test.auc, test.p_value, p)
+        status = drift_status(test.auc, test.p_value, cover.uncovered_fraction, p)
         findings, prod_cluster = self._uncovered(cover, prod_x, prod, p, ctx.seed)
         metrics = {"method": METHOD, "embedding_model": getattr(choice.embedder, "name", choice.embedder.model_id),
                    "statistic": round(test.auc, 4), "p_value": test.p_value,
@@ -167,7 +172,7 @@ class DriftChecker(Checker):
                    # report of a re-run differ from the first, so it is left out
                    "embedding_seconds": round(train_stats.seconds + prod_stats.seconds, 2),
                    "projection": _projection(train_x, prod_x, prod_cluster, ctx.seed)}
-        summary = self._summary(status, test, cover, choice.note)
+        summary = self._summary(status, test, cover, choice.note, p)
         if status is not Status.PASS:
             findings.insert(0, Finding(code="drift.shift", message=summary, source="production"))
         return self.result(status, summary, metrics, findings=findings, thresholds=thresholds)
@@ -184,10 +189,13 @@ class DriftChecker(Checker):
         return [_cluster_finding(c, n, prod, positions) for n, c in enumerate(clusters)], labels
 
     @staticmethod
-    def _summary(status: Status, test: stats.ClassifierTest, cover: stats.Coverage, note: str) -> str:
+    def _summary(status: Status, test: stats.ClassifierTest, cover: stats.Coverage, note: str,
+                 p: DriftParams) -> str:
         verdict = {Status.FAIL: "production differs strongly from training",
                    Status.WARN: "production differs somewhat from training",
                    Status.PASS: "no material drift between training and production"}[status]
+        if status is Status.WARN and not (test.p_value < p.alpha and test.auc >= p.warn_auc):
+            verdict = "part of production lies outside what training covers"
         text = (f"{verdict}: domain classifier AUC {test.auc:.2f} (p={test.p_value:.3g}); "
                 f"{cover.uncovered_fraction:.0%} of production prompts lie outside training's coverage")
         return f"{text}. Note: {note}" if note else text

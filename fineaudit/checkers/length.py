@@ -56,35 +56,40 @@ class BatchLengths:
     counts: dict[str, int]
 
 
-PROMPT, RESPONSE, OTHER = 0, 1, 2
+PROMPT, RESPONSE, OTHER, REJECTED = 0, 1, 2, 3
 _CHAT_PART = {"user": PROMPT, "assistant": RESPONSE}
 
 
-def _record_parts(batch: RecordBatch, i: int, chat: bool) -> tuple[list[tuple[int, str]], bool]:
+def _record_parts(batch: RecordBatch, i: int, layout: str) -> tuple[list[tuple[int, str]], bool]:
     """(part, text) of each turn or field of a record, and whether it has a response at all."""
-    if not chat:
+    if layout != "chat":
         parts = [(OTHER, batch.system[i] or ""), (PROMPT, batch.prompt[i]), (RESPONSE, batch.response[i])]
+        if layout == "preference":  # DPO trains on prompt + rejected too: it is truncated like chosen
+            obj = orjson.loads(batch.raw[i])
+            parts.append((REJECTED, as_text(obj.get("rejected")) if isinstance(obj, dict) else ""))
         return [(kind, text) for kind, text in parts if text], True
     obj = orjson.loads(batch.raw[i])
     messages = chat_messages(obj) if isinstance(obj, dict) else []
     # a chat without an assistant turn is format's finding, not an empty response
-    return ([(_CHAT_PART.get(m.role, OTHER), as_text(m.content)) for m in messages],
+    return ([(_CHAT_PART.get(m.role, OTHER), m.text) for m in messages],
             any(m.role == "assistant" for m in messages))
 
 
-def measure_batch(spec: str, chat: bool, per_message: int, per_record: int, max_length: int,
+def measure_batch(spec: str, layout: str, per_message: int, per_record: int, max_length: int,
                   near_empty: int, responses_expected: bool, batch: RecordBatch) -> BatchLengths:
     rows = [i for i, e in enumerate(batch.error) if e is None]
-    records = [_record_parts(batch, i, chat) for i in rows]
+    records = [_record_parts(batch, i, layout) for i in rows]
     # every text once, in one call per batch; prompt, response and total are sums of its counts
     counted = iter(count_tokens(spec, [text for parts, _ in records for _, text in parts]))
-    sums = np.zeros((len(rows), 3), dtype=np.int64)
+    sums = np.zeros((len(rows), 4), dtype=np.int64)
     for k, (parts, _) in enumerate(records):
         for kind, _ in parts:
             sums[k, kind] += next(counted)
-    turns = np.array([max(len(parts), batch.turns[i]) if not chat else len(parts)
-                      for (parts, _), i in zip(records, rows)], dtype=np.int64)
-    total = sums.sum(axis=1) + per_message * turns + per_record
+    turns = np.array([max(len([p for p in parts if p[0] != REJECTED]), batch.turns[i]) if layout != "chat"
+                      else len(parts) for (parts, _), i in zip(records, rows)], dtype=np.int64)
+    # a preference pair is two sequences, prompt + chosen and prompt + rejected: the longer one counts
+    answer = np.maximum(sums[:, RESPONSE], sums[:, REJECTED])
+    total = sums[:, PROMPT] + sums[:, OTHER] + answer + per_message * turns + per_record
     out = BatchLengths(np.asarray([batch.index[i] for i in rows], np.int64), sums[:, PROMPT].copy(),
                        sums[:, RESPONSE].copy(), total, [], [], [], {"empty": 0, "near_empty": 0, "over": 0})
     for k, i in enumerate(rows):
@@ -170,7 +175,7 @@ class LengthChecker(Checker):
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: LengthParams = ctx.params
-        fn = partial(measure_batch, p.tokenizer, ctx.format == "chat", p.tokens_per_message,
+        fn = partial(measure_batch, p.tokenizer, ctx.format, p.tokens_per_message,
                      p.tokens_per_record, p.max_length, p.near_empty_tokens, ctx.format != "classification")
         parts = data.map_batches(fn, desc="counting tokens")
         index = np.concatenate([b.index for b in parts]) if parts else np.zeros(0, np.int64)

@@ -122,6 +122,16 @@ def test_production_logs_with_metadata_columns_compare_their_prompts() -> None:
     assert report.checks["drift"].status is Status.PASS
 
 
+def test_an_uncovered_slice_warns_even_when_the_auc_stays_small() -> None:
+    production = prompts(COOKING) * 4 + prompts(LEGAL)[:10]  # 6% new topics, far from training
+    loose = run_drift(prompts(COOKING) * 4, production, embedding_model="lexical", warn_auc=0.99)
+    assert loose.metrics["uncovered_fraction"] > 0.05
+    strict = run_drift(prompts(COOKING) * 4, production, embedding_model="lexical", warn_auc=0.99,
+                       warn_uncovered_fraction=0.05)
+    assert (loose.status, strict.status) == (Status.PASS, Status.WARN)
+    assert strict.summary.startswith("part of production lies outside what training covers")
+
+
 def test_thresholds_are_configurable() -> None:
     result = run_drift(prompts(COOKING), prompts(LEGAL), embedding_model="lexical", fail_auc=1.01)
     assert result.status is Status.WARN
@@ -206,6 +216,8 @@ def test_partial_shift_is_located(alpaca: list[str]) -> None:
     named = [i for f in result.findings if f.code == "drift.uncovered_cluster" for i in f.records]
     first_added = N - len(added)
     assert named and sum(i >= first_added for i in named) / len(named) >= 0.6
+    if result.metrics["uncovered_fraction"] > 0.15:  # a slice training never covers is a warning at least
+        assert result.status is not Status.PASS and result.metrics["drift_detected"]
 
 
 @pytest.mark.slow

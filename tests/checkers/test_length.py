@@ -65,6 +65,23 @@ def test_what_fails_the_check_is_listed_first() -> None:
         ("length.near_empty_response", (i,)) for i in range(3)]
 
 
+def test_a_long_rejected_answer_is_truncated_too() -> None:
+    """DPO trains on prompt + chosen and prompt + rejected: either one over the limit is cut."""
+    pairs = [{"prompt": prose(10, i), "chosen": prose(30, i), "rejected": prose(25, i)} for i in range(30)]
+    pairs[7]["rejected"] = prose(400, 7)
+    result = length_of(pairs, max_length=200)
+    assert codes(result)["length.over_max_length"] == [7]
+    assert result.metrics["max"] >= 400
+
+
+def test_tool_calls_are_counted_as_response_tokens() -> None:
+    call = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+        "name": "lookup_order", "arguments": '{"order_id": "A-1234", "include_history": true}'}}]}
+    calls = [{"messages": [{"role": "user", "content": prose(10, i)}, call]} for i in range(30)]
+    result = length_of(calls)
+    assert result.metrics["empty_responses"] == 0 and result.metrics["response"]["p50"] >= 15
+
+
 def test_chat_without_assistant_turn_is_not_an_empty_response() -> None:
     data = clean() + [{"messages": [{"role": "user", "content": "hello?"}]}]
     assert length_of(data).metrics["empty_responses"] == 0
