@@ -3,7 +3,8 @@
 Strata are the labels when records have one, else four length bands (quartiles of the
 record's character length: reading only short records hides the problems of long ones).
 Each stratum gets a share of the sample proportional to its size, and at least one record
-while the sample has room, so a rare class is always seen. Within a stratum the records are
+while the sample has room (taken from the most over-served strata), so a rare class is always
+seen. Within a stratum the records are
 picked with `engines.grouping.sample_indices`, the seeded hash every engine shares: the same
 seed gives the same sample.
 """
@@ -46,22 +47,23 @@ def strata(index: Sequence[int], labels: Sequence[str | None], lengths: Sequence
 
 
 def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
-    """Proportional shares (largest remainder), with at least one per stratum while n allows."""
+    """Proportional shares, with at least one per stratum while n allows (the smallest first).
+
+    The minimum of one comes out of the strata furthest above their exact share, so a rare
+    class is seen without the others losing more than it gets."""
     total = sum(sizes.values())
     if n >= total:
         return dict(sizes)
-    order = sorted(sizes, key=lambda k: (sizes[k], k))  # smallest strata get their one first
-    floor = {k: 1 if i < n else 0 for i, k in enumerate(order)}
-    left = n - sum(floor.values())
-    exact = {k: left * sizes[k] / total for k in sizes}
-    shares = {k: min(sizes[k], floor[k] + int(exact[k])) for k in sizes}
-    for k in sorted(sizes, key=lambda k: (-(exact[k] - int(exact[k])), k)):
-        if sum(shares.values()) >= n:
-            break
-        if shares[k] < sizes[k]:
-            shares[k] += 1
-    while sum(shares.values()) < n:  # capped strata leave room: give it to the largest with spare records
-        k = max((k for k in sizes if shares[k] < sizes[k]), key=lambda k: (sizes[k] - shares[k], k))
+    if n <= len(sizes):
+        order = sorted(sizes, key=lambda k: (sizes[k], k))
+        return {k: 1 if order.index(k) < n else 0 for k in sizes}
+    exact = {k: n * sizes[k] / total for k in sizes}
+    shares = {k: min(sizes[k], max(1, int(exact[k]))) for k in sizes}
+    while sum(shares.values()) > n:  # the minimums overshot: take from the most over-served
+        k = min((k for k in sizes if shares[k] > 1), key=lambda k: (exact[k] - shares[k], k))
+        shares[k] -= 1
+    while sum(shares.values()) < n:  # largest remainder first, among strata with records to spare
+        k = min((k for k in sizes if shares[k] < sizes[k]), key=lambda k: (shares[k] - exact[k], k))
         shares[k] += 1
     return shares
 

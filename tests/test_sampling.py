@@ -32,6 +32,8 @@ def jsonl_sample(path: Path, n: int, seed: int = 0, **config: Any) -> list[dict[
     ({"a": 50, "b": 50}, 3, {"a": 2, "b": 1}),
     ({"a": 2, "b": 2}, 10, {"a": 2, "b": 2}),
     ({"a": 10, "b": 1, "c": 1, "d": 1}, 2, {"a": 0, "b": 1, "c": 1, "d": 0}),
+    ({"a": 4500, "b": 167, "c": 167, "d": 166}, 20, {"a": 17, "b": 1, "c": 1, "d": 1}),  # 90%: still 85%
+    ({"a": 600, "b": 300, "c": 100}, 10, {"a": 6, "b": 3, "c": 1}),  # exactly proportional
 ])
 def test_allocate(sizes: dict[str, int], n: int, shares: dict[str, int]) -> None:
     assert allocate(sizes, n) == shares
