@@ -177,7 +177,7 @@ def checks_command() -> None:
     from fineaudit.registry import load_checkers
 
     for name, cls in load_checkers().items():
-        runs = f"with --{cls.needs}" if cls.needs else "always"
+        runs = f"with --{cls.needs}" if cls.needs else cls.runs_when
         click.echo(f"{name}  (runs {runs})")
         click.echo(f"    {cls.describe()}")
         defaults = ", ".join(f"{k}={v!r}" for k, v in cls.defaults().items())

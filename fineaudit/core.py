@@ -261,6 +261,7 @@ class Checker:
     Params: ClassVar[type] = NoParams
     codes: ClassVar[dict[str, str]] = {}
     needs: ClassVar[str | None] = None  # "eval" or "production": skipped without it
+    runs_when: ClassVar[str] = "always"  # for `fineaudit checks`, when the check decides itself
     order: ClassVar[int] = 100  # position in reports; built-ins follow the contract's table
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
