@@ -95,10 +95,30 @@ def load_config(checkers: Mapping[str, type[Checker]], path: str | os.PathLike |
         raw, source = read_toml(Path(path)), str(path)
     elif discover and (found := find_config_file()):
         raw, source = read_toml(*found), str(found[0])
+    if source is not None:
+        raw = _paths_from_folder(raw, Path(source).parent, checkers)
     raw = _merge(raw, dict(data or {}))
     for item in overrides:
         raw = _merge(raw, parse_override(item))
     return build_config(raw, checkers, source)
+
+
+def _paths_from_folder(raw: dict[str, Any], folder: Path, checkers: Mapping[str, type[Checker]]) -> dict[str, Any]:
+    """Relative paths in a config file (fields marked `path`) name files beside it, wherever the
+    audit runs from; a value that names no file there (an encoding, a model alias) stays as is."""
+    checks = raw.get("checks")
+    if not isinstance(checks, Mapping):
+        return raw
+    out = {**raw, "checks": dict(checks)}
+    for name, table in checks.items():
+        cls = checkers.get(name)
+        if cls is None or not isinstance(table, Mapping):
+            continue
+        marked = {f.name for f in dataclasses.fields(cls.Params) if f.metadata.get("path")}
+        fixed = {k: str(folder / v) for k, v in table.items()
+                 if k in marked and isinstance(v, str) and v and not Path(v).is_absolute() and (folder / v).exists()}
+        out["checks"][name] = {**table, **fixed}
+    return out
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

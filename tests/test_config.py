@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from fineaudit.audit import resolve_config
 from fineaudit.config import find_config_file, load_config, parse_override, render_default_config
 from fineaudit.core import ConfigError
 from fineaudit.registry import load_checkers
@@ -98,3 +99,15 @@ def test_init_output_is_valid_config_with_every_default_and_a_comment_each() -> 
         assert cfg.checks[name].params == cls.Params()
     setting_lines = [ln for ln in text.splitlines() if " = " in ln and not ln.startswith("#")]
     assert setting_lines and all("  # " in ln for ln in setting_lines)
+
+
+def test_relative_paths_in_a_config_file_name_files_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    (project / "schemas").mkdir(parents=True)
+    (project / "schemas" / "answer.json").write_text('{"type": "object"}')
+    (project / "fineaudit.toml").write_text('[checks.format]\noutput_schema = "schemas/answer.json"\n'
+                                            '[checks.length]\ntokenizer = "o200k_base"\n')
+    monkeypatch.chdir(tmp_path)  # run from elsewhere
+    config = resolve_config(str(project / "fineaudit.toml"))
+    assert config.checks["format"].params.output_schema == str(project / "schemas" / "answer.json")
+    assert config.checks["length"].params.tokenizer == "o200k_base"  # an encoding name, not a file

@@ -22,7 +22,7 @@ TYPICAL = 10  # records named by a cluster finding
 class DriftParams:
     sample_size: int = field(default=1000, metadata={
         "help": "prompts sampled per side (seeded); about 30 s cold on a quiet 2-core CPU at 1,000, far less on a GPU"})
-    embedding_model: str = field(default=DEFAULT_MODEL, metadata={
+    embedding_model: str = field(default=DEFAULT_MODEL, metadata={"path": True,
         "help": "the bundled all-MiniLM-L6-v2, a local sentence-transformers folder, or 'lexical'"})
     max_tokens: int = field(default=128, metadata={
         "help": "tokens embedded per prompt (the default model was trained on 128); 0 = the model's limit"})

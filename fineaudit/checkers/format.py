@@ -28,7 +28,7 @@ class FormatParams:
     mix_low: float = field(default=0.1, metadata={
         "help": "a style shared by more than this share of responses, and fewer than mix_high, is a mix"})
     mix_high: float = field(default=0.9, metadata={"help": "upper end of the style mix band"})
-    output_schema: str = field(default="", metadata={
+    output_schema: str = field(default="", metadata={"path": True,
         "help": "JSON Schema file every assistant response must match as JSON ('' = responses are free text)"})
 
     def __post_init__(self) -> None:

@@ -19,7 +19,7 @@ HISTOGRAM_BINS = 30
 
 @dataclass(frozen=True)
 class LengthParams:
-    tokenizer: str = field(default=DEFAULT_TOKENIZER, metadata={
+    tokenizer: str = field(default=DEFAULT_TOKENIZER, metadata={"path": True,
         "help": "cl100k_base, o200k_base, a local tokenizer.json or a folder holding one, or 'default'"})
     max_length: int = field(default=4096, metadata={
         "help": "your training context length in tokens; longer records get truncated"})
