@@ -55,7 +55,7 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
 _CREDENTIAL = re.compile(
     r"(?i)(?:api[_-]?key|apikey|secret|access[_-]?key|auth[_-]?token|"
     r"access[_-]?token|token|password|passwd|pwd)[A-Za-z0-9_\-]*[\"']?\s*[:=]\s*"
-    r"(?:\"([^\"\s]{12,})\"|'([^'\s]{12,})'|([A-Za-z0-9/+_\-.=]{16,}))")
+    r"(?:\"([^\"\s]{16,})\"|'([^'\s]{16,})'|([A-Za-z0-9/+_\-.=]{16,}))")
 _BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)")
 _URL_PASSWORD = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:([^\s@/]{4,})@[\w\-]")
 _PLACEHOLDER_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "secret", "xxxx", "xxxxxx", "****",
@@ -71,6 +71,7 @@ _FILE_SUFFIX_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf"}  # icon@
 _DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d[\d ().\-]{5,}\d(?![\w])")
 _CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?!\d|\.\d)")  # not the decimals of 50.2654824574366
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_VERSION_BEFORE = re.compile(r"(?i)(?:§|\bsection|\bversion|\bver\.?|\bv\.?|\brelease|\bbuild)\s*$")
 _IPV6 = re.compile(r"(?<![\w:])[23][0-9A-Fa-f]{3}:[0-9A-Fa-f:]{2,35}(?![\w:])")  # 2000::/3, then validated
 
 # lower-cased, apostrophes straightened; guarded by the anchors below
@@ -100,7 +101,8 @@ WHOLE_FIELD_PLACEHOLDERS = frozenset({
 _SQUASH = re.compile(r"[\s<>\"'\\`*_\[\]()]+")
 _TEMPLATE = re.compile(
     r"<(?!(?:BR|HR|DIV|P|B|I|U|UL|OL|LI|TD|TR|TH|HTML|BODY|HEAD|TABLE|SPAN|IMG|EOS|BOS|EOF|PAD|"
-    r"UNK|CLS|SEP|MASK|S)>)[A-Z][A-Z_]{2,}>"
+    r"UNK|CLS|SEP|MASK|S|ENTER|RETURN|TAB|ESC|SHIFT|CTRL|ALT|SPACE|BACKSPACE|DELETE|DEL|INSERT|HOME|END|"
+    r"PGUP|PGDN|UP|DOWN|LEFT|RIGHT|CR|LF|NUL)>)[A-Z][A-Z_]{2,}>"
     r"|\{\{\s*[A-Za-z_][\w.]*\s*\}\}"
     r"|\[(?:[Yy]our|[Ii]nsert|[Ee]nter|[Rr]ecipient|[Cc]ompany|[Nn]ame of)\b[^\]\n]{0,40}\]")
 _NEAR_EMPTY = re.compile(r"[\s.\-_*?…·,;:!'\"`~]*")
@@ -168,7 +170,7 @@ def _looks_random(value: str) -> bool:
 def find_pii(text: str, region: str) -> Iterator[Hit]:
     if "@" in text:
         for m in _EMAIL.finditer(text):
-            if m.group(1).lower() not in _FILE_SUFFIX_TLDS:
+            if m.group(1).lower() not in _FILE_SUFFIX_TLDS and not _is_repository_address(text, m):
                 yield "content.email", m.group()
     if _ANY_DIGIT.search(text) is None:  # a C-speed scan; a Python loop over characters dominated
         return
@@ -176,7 +178,7 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
         if _is_card(m.group()):
             yield "content.credit_card", m.group()
     for m in _IPV4.finditer(text):
-        if _is_public_ip(m.group()):
+        if _is_public_ip(m.group()) and not _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
             yield "content.ip_address", m.group()
     if "::" in text or text.count(":") >= 7:
         for m in _IPV6.finditer(text):
@@ -187,6 +189,12 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
         for match in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
             if _written_as_phone(match.raw_string) and not _is_card(match.raw_string):
                 yield "content.phone", match.raw_string
+
+
+def _is_repository_address(text: str, m: re.Match[str]) -> bool:
+    """git@github.com:org/repo.git (scp-style SSH) names a repository, not a person."""
+    after = text[m.end():m.end() + 2]
+    return m.group().lower().startswith("git@") or (after[:1] == ":" and after[1:2] not in ("", " ", "\n", "\t"))
 
 
 def _written_as_phone(raw: str) -> bool:
@@ -283,10 +291,22 @@ def is_near_empty(text: str) -> bool:
     return _NEAR_EMPTY.fullmatch(text) is not None
 
 
+def _unspaced_loop(stripped: str, min_repeats: int) -> str | None:
+    if len(stripped) < 4 * min_repeats:
+        return None
+    period = (stripped + stripped).find(stripped, 1)
+    unit = stripped[:period]
+    if 0 < period and len(stripped) // period >= min_repeats and any(ch.isalnum() for ch in unit):
+        return f"{unit[:60]!r} x{len(stripped) // period}"  # a rule line of '=' repeats no phrase
+    return None
+
+
 def repeated_unit(text: str, min_words: int, max_distinct_ratio: float) -> str | None:
     """The phrase a degenerate response repeats, or None for a normal one."""
     words = _WORD.findall(text.lower())  # \w\w+: a melody "C D D D" is not a loop
-    if len(words) < min_words or len(set(words)) > 0.5 * len(words):  # cheap test first
+    if len(words) < min_words:  # unspaced loops ('hahaha...', CJK) have few words: their period shows it
+        return _unspaced_loop(text.strip(), min_words)
+    if len(set(words)) > 0.5 * len(words):  # cheap test first
         return None
     trigrams = Counter(zip(words, words[1:], words[2:]))
     if len(trigrams) > max_distinct_ratio * (len(words) - 2):

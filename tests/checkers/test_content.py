@@ -53,6 +53,7 @@ def test_secret_is_found(text: str, expected: str) -> None:
     "secret_commit = 3f786850e387550fdab836ed7e6dc881de23001b",  # a git SHA
     "password: correcthorsebatterystaple",  # a word, low entropy, no digit
     "pwd = /home/user/projects/app2/src",  # a path
+    '{"username": "john_doe", "password": "mypassword123"}',  # a short example password in a code sample
     "secret: data/train-00001-of-00004.parquet",
     "clone https://user:pass@example.com or postgres://u:${DB_PASS}@db/app",  # stand-in passwords
     "![img](data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk)",
@@ -85,6 +86,9 @@ SECRET_CODES = {"content.openai_key", "content.aws_key", "content.github_token",
     ("docs use 2001:db8::1 and fe80::1ff:fe23:4567:890a", set()),  # documentation and link-local
     ("at 12:30:45 use std::vector<int> and a[1::2]", set()),  # times, C++ and slices
     ("mac 00:1a:2b:3c:4d:5e", set()),
+    ("see §15.12.2.7 and Version 3.10.12.1", set()),  # section and version numbers
+    ("clone git@github.com:org/repo.git or deploy@build.example.com:app", set()),  # repositories
+    ("mail jane@example.com: now", {"content.email"}),
 ])
 def test_pii(text: str, expected: set[str]) -> None:
     assert {c for c in codes(text) if c in PII_CODES} == expected
@@ -135,6 +139,11 @@ def test_encoding(text: str, role: str, expected: set[str]) -> None:
     ("Hello {{user_name}}, welcome!", "response", {"content.template_placeholder"}),
     ("Best regards,\n[Your Name]", "response", {"content.template_placeholder"}),
     ("Use List<T> and <br> tags", "response", set()),
+    ("Press <ENTER> to continue, or <CTRL>+C to stop.", "response", set()),  # keys, not blanks
+    ("ha" * 200, "response", {"content.repetition"}),  # a loop without spaces
+    ("好的" * 60, "response", {"content.repetition"}),
+    ("hahaha, that is a good one.", "response", set()),
+    ("=" * 60, "response", set()),  # a rule line is not a loop of a phrase
     ("In Jinja write `{{ name }}`.", "response", set()),
     ("", "response", {"content.empty_response"}),
     ("   ", "response", {"content.empty_response"}),
