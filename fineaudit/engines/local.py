@@ -11,6 +11,8 @@ them, and only its (small) result travels back.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import shutil
 import tempfile
 from bisect import bisect_right
@@ -36,13 +38,20 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- engine
 
 
+def _main_is_importable() -> bool:
+    """Worker processes re-import the caller's main script by path; a script read from stdin
+    (`python - < run.py`) has a path that names no file, so such a caller gets no workers."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.exists(path)
+
+
 class LocalEngine:
     name = "local"
 
     def __init__(self, batch_size: int = 5000, workers: int | None = None,
                  progress: ProgressSink | None = None, block_bytes: int = BLOCK_BYTES):
         self.batch_size = batch_size
-        self.workers = workers or default_workers()
+        self.workers = (workers or default_workers()) if _main_is_importable() else 1
         self.progress = progress
         self.block_bytes = block_bytes
         self._workdir = Path(tempfile.mkdtemp(prefix="fineaudit-"))

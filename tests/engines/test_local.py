@@ -16,7 +16,7 @@ from fineaudit.engines.grouping import groups_of_equal_keys, sample_indices
 from fineaudit.engines.local import LocalEngine
 from fineaudit.formats import build_batch
 from fineaudit.loaders import Source, open_source
-from tests.conftest import chat
+from tests.conftest import chat, write_jsonl
 from tests.engines.conftest import all_rows, rows_of
 
 CHAT = json.dumps(chat("hi", "hello"))
@@ -109,3 +109,16 @@ def test_close_removes_the_spool(tmp_path: Path) -> None:
     assert any(workdir.iterdir())
     engine.close()
     assert not workdir.exists()
+
+
+def test_a_script_read_from_stdin_still_audits(tmp_path: Path) -> None:
+    """Workers re-import the caller's main script by path; `python - < run.py` has none to import."""
+    import subprocess
+    import sys
+
+    data = write_jsonl(tmp_path / "d.jsonl", [chat(f"question {i}?", f"answer {i}.") for i in range(300)])
+    script = (f"import fineaudit\nr = fineaudit.audit({str(data)!r}, only=['exact_duplicates', 'near_duplicates'],"
+              f" config={{'batch_size': 50}})\nprint(r.checks['near_duplicates'].status.value)\n")
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "pass", done.stderr[-2000:]
