@@ -126,7 +126,7 @@ def _show(report: Report, console: Console, quiet: bool, cached: bool) -> None:
     for check in report.checks.values():  # quiet still says why, in one line per blocking check
         if check.blocks_verdict(report.fail_on):
             shown = next((f for f in check.findings if not f.message.startswith(check.summary)), None)  # not twice
-            first = f" — {finding_line(shown, 90)}" if shown else ""
+            first = f" — {finding_line(shown, 90, report.dataset)}" if shown else ""
             console.print(Text(f"  {check.name}: {check.summary}{first}"), soft_wrap=True)
 
 

@@ -53,16 +53,16 @@ def _case(result: CheckResult, report: Report, dataset: str) -> ET.Element:
     elif result.blocks_verdict(report.fail_on):
         tag = "error" if result.status is Status.ERROR else "failure"
         element = ET.SubElement(case, tag, message=_clean(result.summary), type=result.status.value)
-        element.text = _details(result)
+        element.text = _details(result, report)
     elif result.status is not Status.PASS or result.findings:
         out = ET.SubElement(case, "system-out")
         blocking = "" if result.blocking else " (not blocking)"
-        out.text = _clean(f"{result.status.value}{blocking}: {result.summary}\n") + _details(result)
+        out.text = _clean(f"{result.status.value}{blocking}: {result.summary}\n") + _details(result, report)
     return case
 
 
-def _details(result: CheckResult) -> str:
-    lines = [f"{f.code} {finding_line(f, 300)}" for f in result.findings[:FINDINGS_IN_FAILURE]]
+def _details(result: CheckResult, report: Report) -> str:
+    lines = [f"{f.code} {finding_line(f, 300, report.dataset)}" for f in result.findings[:FINDINGS_IN_FAILURE]]
     more = result.findings_total - len(lines)
     if more > 0:
         lines.append(f"... and {more} more findings")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fineaudit.core import CheckResult, Report, Status
+from fineaudit.core import CheckResult, DatasetInfo, Report, Status
 from fineaudit.render.finding_text import finding_line
 
 ICON = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIPPED: "⏭️", Status.ERROR: "💥"}
@@ -29,14 +29,14 @@ def _one(report: Report) -> str:
     for r in report.checks.values():
         blocking = "" if r.blocking else " (not blocking)"
         lines.append(f"| {ICON[r.status]} | `{r.name}`{blocking} | {md_escape(r.summary)} |")
-    details = [_findings(r) for r in report.checks.values() if r.findings]
+    details = [_findings(r, report.dataset) for r in report.checks.values() if r.findings]
     if details:
         lines += ["", *details]
     return "\n".join(lines)
 
 
-def _findings(result: CheckResult) -> str:
-    items = [f"- `{f.code}` {md_escape(finding_line(f, 200))}" for f in result.findings[:20]]
+def _findings(result: CheckResult, dataset: DatasetInfo) -> str:
+    items = [f"- `{f.code}` {md_escape(finding_line(f, 200, dataset))}" for f in result.findings[:20]]
     more = result.findings_total - len(items)
     if more > 0:
         items.append(f"- … and {more} more")

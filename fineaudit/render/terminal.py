@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fineaudit.core import CheckResult, Report, Status
+from fineaudit.core import CheckResult, DatasetInfo, Report, Status
 from fineaudit.render.finding_text import finding_line
 
 STATUS_STYLE = {Status.PASS: ("PASS", "green"), Status.WARN: ("WARN", "yellow"),
@@ -14,8 +14,8 @@ STATUS_STYLE = {Status.PASS: ("PASS", "green"), Status.WARN: ("WARN", "yellow"),
 FINDINGS_SHOWN = 3
 
 
-def _findings_cell(result: CheckResult) -> Text:
-    lines = [finding_line(f) for f in result.findings[:FINDINGS_SHOWN]]
+def _findings_cell(result: CheckResult, dataset: DatasetInfo) -> Text:
+    lines = [finding_line(f, dataset=dataset) for f in result.findings[:FINDINGS_SHOWN]]
     more = result.findings_total - min(len(result.findings), FINDINGS_SHOWN)
     if more > 0:
         lines.append(f"… and {more} more")
@@ -34,7 +34,7 @@ def render_terminal(report: Report, console: Console) -> None:
         label, style = STATUS_STYLE[result.status]
         if not result.blocking and result.status in (Status.FAIL, Status.ERROR, Status.WARN):
             label += "*"
-        table.add_row(Text(label, style=style), Text(result.name), Text(result.summary), _findings_cell(result))
+        table.add_row(Text(label, style=style), Text(result.name), Text(result.summary), _findings_cell(result, report.dataset))
     console.print(table)
     console.print(verdict_line(report))
     if any(not r.blocking for r in report.checks.values()):

@@ -82,3 +82,9 @@ def test_cli_reports_shard_lines(shards: Path, run_cli: Any) -> None:
     assert report["dataset"]["records"] == sum(SIZES) + 1
     bad = [f for c in report["checks"] for f in c["findings"] if f["code"] == "format.unparsable"]
     assert [(f["records"], f["line"]) for f in bad] == [([4], 2)]
+    assert "train-00002-of-00004.jsonl line 2: " in result.stderr  # the table names the shard
+
+
+def test_markdown_names_the_shard_of_a_line(shards: Path, run_cli: Any, tmp_path: Path) -> None:
+    run_cli("audit", str(shards), "--only", "format", "--markdown", tmp_path / "r.md")
+    assert "train-00002-of-00004.jsonl line 2: " in (tmp_path / "r.md").read_text().replace("\\", "")
