@@ -287,13 +287,29 @@ def _read_csv(path: Path) -> Iterator[RawItem]:
             start = reader.line_num + 2  # the header is line 1
             for row in reader:
                 obj = {k: v for k, v in row.items() if k is not None}
-                yield RawItem(start, obj, json.dumps(obj, ensure_ascii=False))
+                problem = _csv_row_problem(row, len(reader.fieldnames or ()), start, reader.line_num)
+                raw = json.dumps(obj, ensure_ascii=False)
+                yield RawItem(start, None if problem else obj, raw, problem)
                 start = reader.line_num + 1
     except UnicodeDecodeError as exc:
         line = _line_of_offset(path, exc.start)
         raise InputError(f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x})", str(path), line) from None
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", str(path)) from None
+
+
+def _csv_row_problem(row: dict[Any, Any], columns: int, first: int, last: int) -> str | None:
+    """A row whose field count is not the header's: a stray delimiter, or an unclosed quote that
+    swallowed the lines after it (the csv module reads on to the next quote or the file's end)."""
+    extra = len(row.get(None) or ())
+    missing = sum(1 for k, v in row.items() if k is not None and v is None)
+    if not extra and not missing:
+        return None
+    fields = columns + extra - missing
+    text = f"malformed CSV row: {fields} field{'s' if fields != 1 else ''}, the header has {columns}"
+    if last > first:
+        return f"{text}; a quoted field runs from line {first} to line {last}: an unclosed quote?"
+    return text
 
 
 def _line_of_offset(path: Path, offset: int) -> int:

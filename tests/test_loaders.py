@@ -159,3 +159,16 @@ def test_tables_null_fill_is_not_a_format_error(tmp_path: Path, kind: str) -> No
     from_table = fineaudit.audit(as_table(rows, kind, tmp_path), only=["format"]).checks["format"].metrics
     assert from_table["invalid_records"] == 0
     assert from_table["field_sets"] == from_json["field_sets"]
+
+
+def test_csv_rows_with_the_wrong_field_count_are_findings_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    rows = [f"row {i},pos" for i in range(1, 6)] + ['"She said hi,pos'] + [f"row {i},neg" for i in range(7, 12)]
+    path.write_text("text,label\n" + "\n".join(rows) + "\ntoo,many,columns\n")
+    items = list(open_source(str(path)).items(100))[0]
+    bad = [(i.line, i.error) for i in items if i.error]
+    assert len(items) == 6 and bad[0][0] == 7  # the unclosed quote swallowed the rest: one bad record
+    assert "an unclosed quote?" in bad[0][1] and "from line 7 to line 13" in bad[0][1]
+    path.write_text("text,label\nfine,pos\ntoo,many,columns\n")
+    assert [(i.line, i.error) for i in list(open_source(str(path)).items(100))[0] if i.error] == [
+        (3, "malformed CSV row: 3 fields, the header has 2")]

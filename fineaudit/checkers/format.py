@@ -227,7 +227,8 @@ class FormatChecker(Checker):
     def _status(self, tally: FormatTally, invalid_fraction: float, p: FormatParams) -> tuple[Status, str]:
         if tally.invalid and invalid_fraction > p.max_invalid_fraction:
             kinds = ", ".join(f"{code.split('.', 1)[1]} {n}" for code, n in tally.errors_by_kind.most_common(4))
-            return Status.FAIL, f"{tally.invalid} invalid records ({tally.unparsable} unparsable): {kinds}"
+            noun = "record" if tally.invalid == 1 else "records"
+            return Status.FAIL, f"{tally.invalid} invalid {noun} ({tally.unparsable} unparsable): {kinds}"
         if p.warn_mixed_fields and len(tally.field_sets) > 1:
             return Status.WARN, f"records carry {len(tally.field_sets)} different sets of fields"
         return Status.PASS, "every record is valid" if not tally.invalid else \
