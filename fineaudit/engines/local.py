@@ -11,7 +11,7 @@ them, and only its (small) result travels back.
 from __future__ import annotations
 
 import multiprocessing
-import os
+import multiprocessing.context
 import sys
 import shutil
 import tempfile
@@ -38,11 +38,29 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- engine
 
 
-def _main_is_importable() -> bool:
-    """Worker processes re-import the caller's main script by path; a script read from stdin
-    (`python - < run.py`) has a path that names no file, so such a caller gets no workers."""
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    return path is None or os.path.exists(path)
+class _WorkerProcess(multiprocessing.context.ForkServerProcess):
+    """A forkserver process that does not re-run the caller's main script.
+
+    multiprocessing re-imports `__main__` in every new process, so that functions defined there
+    unpickle. Workers here run only functions of installed modules (fineaudit's and plugins'), and
+    re-running the caller's script would re-run a training script's top-level code (a `gate()`
+    call not under `if __name__ == "__main__":` recursing), or fail for a script read from stdin.
+    """
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        main = sys.modules["__main__"]
+        hidden = {k: main.__dict__.pop(k) for k in ("__file__", "__spec__") if k in main.__dict__}
+        main.__spec__ = None  # what get_preparation_data reads first
+        try:
+            return multiprocessing.context.ForkServerProcess._Popen(process_obj)
+        finally:
+            del main.__spec__
+            main.__dict__.update(hidden)
+
+
+class _WorkerContext(multiprocessing.context.ForkServerContext):
+    Process = _WorkerProcess
 
 
 class LocalEngine:
@@ -51,7 +69,7 @@ class LocalEngine:
     def __init__(self, batch_size: int = 5000, workers: int | None = None,
                  progress: ProgressSink | None = None, block_bytes: int = BLOCK_BYTES):
         self.batch_size = batch_size
-        self.workers = (workers or default_workers()) if _main_is_importable() else 1
+        self.workers = workers or default_workers()
         self.progress = progress
         self.block_bytes = block_bytes
         self._workdir = Path(tempfile.mkdtemp(prefix="fineaudit-"))
@@ -98,7 +116,7 @@ class LocalEngine:
         if self._pool is None:
             # forkserver: workers must not inherit threads (torch, the progress bar) from us; the
             # server imports this module once, so each new worker starts without importing it again
-            context = multiprocessing.get_context("forkserver")
+            context = _WorkerContext()
             context.set_forkserver_preload([__name__])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool

@@ -111,14 +111,18 @@ def test_close_removes_the_spool(tmp_path: Path) -> None:
     assert not workdir.exists()
 
 
-def test_a_script_read_from_stdin_still_audits(tmp_path: Path) -> None:
-    """Workers re-import the caller's main script by path; `python - < run.py` has none to import."""
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_a_script_without_a_main_guard_runs_once_with_workers(tmp_path: Path, how: str) -> None:
+    """Workers must not re-run the caller's script: a training script calls gate() at top level."""
     import subprocess
     import sys
 
     data = write_jsonl(tmp_path / "d.jsonl", [chat(f"question {i}?", f"answer {i}.") for i in range(300)])
-    script = (f"import fineaudit\nr = fineaudit.audit({str(data)!r}, only=['exact_duplicates', 'near_duplicates'],"
-              f" config={{'batch_size': 50}})\nprint(r.checks['near_duplicates'].status.value)\n")
-    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path)
-    assert done.returncode == 0 and done.stdout.strip() == "pass", done.stderr[-2000:]
+    script = ("import fineaudit\nprint('script started', flush=True)\n"
+              f"r = fineaudit.audit({str(data)!r}, only=['exact_duplicates', 'near_duplicates'],"
+              " config={'batch_size': 50, 'workers': 2})\nprint(r.checks['near_duplicates'].status.value)\n")
+    (tmp_path / "train.py").write_text(script)
+    args, stdin = ([sys.executable, "train.py"], None) if how == "file" else ([sys.executable, "-"], script)
+    done = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["script", "started", "pass"]
