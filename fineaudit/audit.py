@@ -13,7 +13,7 @@ from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, Dat
                             Report, Status)
 from fineaudit.content_patterns import redact_secrets
 from fineaudit.formats import check_format_name, prompts_layout
-from fineaudit.loaders import Source, open_source, split_dataset_dict
+from fineaudit.loaders import Source, held_out_split_at, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers
 from fineaudit.scorer import readiness_score, verdict
@@ -67,7 +67,7 @@ def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = N
                          format=None if format in (None, "auto") else check_format_name(format))
     names = select_checks(cfg, only, skip)
     data, held_out = split_dataset_dict(data)
-    eval = eval if eval is not None else held_out
+    eval = eval if eval is not None else (held_out if held_out is not None else held_out_split_at(data))
     sources = {"train": open_source(data, "data"),
                "eval": open_source(split_dataset_dict(eval)[0], "--eval") if eval is not None else None,
                "production": open_source(split_dataset_dict(production)[0], "--production")

@@ -189,6 +189,16 @@ def _load_from_disk(path: Path) -> Any:
     return loaded
 
 
+def held_out_split_at(data: Any) -> Any:
+    """The test/validation split of a `save_to_disk` DatasetDict folder (None for anything else),
+    so that a folder path gives the same audit as the DatasetDict object."""
+    if not isinstance(data, (str, os.PathLike)) or not (Path(data) / "dataset_dict.json").is_file():
+        return None
+    import datasets
+
+    return split_dataset_dict(datasets.load_from_disk(str(data)))[1]
+
+
 def split_dataset_dict(data: Any) -> tuple[Any, Any]:
     """A DatasetDict's train split and its test/validation split (None without one)."""
     if type(data).__name__ != "DatasetDict":

@@ -82,6 +82,22 @@ def test_dataset_dict_gives_train_and_held_out_split() -> None:
     assert len(train) == 2 and len(held_out) == 1
 
 
+def test_a_saved_dataset_dict_folder_audits_like_the_object(tmp_path: Path, run_cli) -> None:
+    import datasets
+
+    import fineaudit
+
+    rows = [{"messages": [{"role": "user", "content": f"question {i}?"},
+                          {"role": "assistant", "content": f"answer {i}."}]} for i in range(30)]
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(rows),
+                               "test": datasets.Dataset.from_list(rows[:3])})  # the test split leaks
+    dd.save_to_disk(tmp_path / "dd")
+    from_object = fineaudit.audit(dd, only=["leakage"]).checks["leakage"].metrics["leaked_records"]
+    from_folder = fineaudit.audit(str(tmp_path / "dd"), only=["leakage"]).checks["leakage"].metrics["leaked_records"]
+    assert from_object == from_folder == 3
+    assert run_cli("audit", tmp_path / "dd", "--only", "leakage", "-q").exit_code == 1
+
+
 def test_glob_and_folder_of_shards_run_indices_across_files_in_sorted_order(tmp_path: Path) -> None:
     for n in (1, 0):  # written out of order on purpose
         (tmp_path / f"train-{n:05d}-of-00002.jsonl").write_text(
