@@ -236,7 +236,10 @@ def _reject_binary(path: Path) -> None:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError("the file is UTF-16 encoded; save it as UTF-8", str(path))
     nul = head.find(b"\x00")
-    if nul >= 0:
+    first_line_end = head.find(b"\n") if b"\n" in head else len(head)
+    # binary from its first line on, or NUL-dense: a text file with one corrupt line later is
+    # still text, and that line is a format finding like any other unparsable line
+    if nul >= 0 and (nul < first_line_end or head.count(b"\x00") * 100 > len(head)):
         raise InputError(f"not a text file (NUL byte at offset {nul}); expected "
                          f"{path.suffix[1:].upper()} text", str(path))
 

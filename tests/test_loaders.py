@@ -27,6 +27,16 @@ def test_jsonl_keeps_malformed_lines_as_records_with_their_line(tmp_path: Path) 
     assert got[2].error == "a JSON array, not an object"
 
 
+def test_a_corrupt_line_with_nul_bytes_is_a_record_wherever_it_sits(tmp_path: Path) -> None:
+    good = [json.dumps({"text": f"row {i}", "label": "a"}) for i in range(400)]
+    for at in (9, 300):  # inside the first 8 KiB and beyond it: the same answer
+        lines = good[:at] + ['{"text": "bro\x00\x00ken", "la'] + good[at:]
+        path = tmp_path / f"d{at}.jsonl"
+        path.write_bytes("\n".join(lines).encode() + b"\n")
+        items = [i for batch in open_source(str(path)).items(1000) for i in batch]
+        assert len(items) == 401 and [i.line for i in items if i.error] == [at + 1]
+
+
 def test_jsonl_line_that_is_not_utf8_is_a_record_with_an_error(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_bytes(b'{"prompt": "a", "completion": "b"}\n{"prompt": "caf\xe9"}\n')
