@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+
+import orjson
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
+from fineaudit.layout_rules import record_problems
 
 
 @dataclass(frozen=True)
@@ -12,12 +16,14 @@ class SizeParams:
     warn_records: int = field(default=500, metadata={"help": "warn below this many valid records"})
 
 
-def _count_parsed(batch: RecordBatch) -> int:
-    return sum(1 for e in batch.error if e is None)
+def count_valid(layout: str, batch: RecordBatch) -> int:
+    """Records that parse and fit their layout (schema and chat rules): what a trainer can use."""
+    return sum(1 for raw, e in zip(batch.raw, batch.error)
+               if e is None and not record_problems(orjson.loads(raw), layout))
 
 
 class SizeChecker(Checker):
-    """Counts the records, and the valid ones among them.
+    """Counts the records, and the valid ones among them (those `format` does not reject).
 
     Why it matters: fine-tuning on a few dozen examples rarely moves a model, and providers
     recommend at least 50-100 and often several hundred. A file that lost most of its records
@@ -33,7 +39,7 @@ class SizeChecker(Checker):
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: SizeParams = ctx.params
-        valid = sum(data.map_batches(_count_parsed))
+        valid = sum(data.map_batches(partial(count_valid, ctx.format)))
         metrics = {"records": len(data), "valid_records": valid}
         thresholds = {"min_records": p.min_records, "warn_records": p.warn_records}
         if valid < p.min_records:

@@ -1,4 +1,4 @@
-"""size: fail below min_records, warn below warn_records, count only parsable records."""
+"""size: fail below min_records, warn below warn_records, count only records format accepts."""
 from __future__ import annotations
 
 import pytest
@@ -18,3 +18,12 @@ def test_thresholds_count_valid_records(valid: int, broken: int, status: Status)
     assert result.status is status
     assert result.metrics == {"records": valid + broken, "valid_records": valid}
     assert [f.code for f in result.findings] == ([] if status is Status.PASS else ["size.too_small"])
+
+
+def test_records_that_format_rejects_are_not_valid() -> None:
+    broken = [{"messages": [{"role": "user", "content": "q"}]},  # nothing for the model to learn
+              {"messages": [{"role": "human", "content": "q"}, {"role": "assistant", "content": "a"}]}]
+    records = [chat(f"q{i}", "a") for i in range(10)] + broken
+    report = fineaudit.audit(records, format="chat", config=CONFIG, only=["size", "format"])
+    assert report.checks["size"].metrics["valid_records"] == 10
+    assert report.checks["format"].metrics["invalid_records"] == 2
