@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from fineaudit.config import TOP_LEVEL, Config, load_config
-from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Records,
+from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, InputError, Records,
                             Report, Status)
 from fineaudit.content_patterns import redact_secrets
-from fineaudit.formats import check_format_name, prompts_layout
+from fineaudit.formats import PROMPTS, check_format_name, prompts_layout
 from fineaudit.loaders import Source, held_out_split_at, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers
@@ -108,9 +108,13 @@ def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config) ->
     loaded: dict[str, Records | None] = {"train": runner.load(train, layout, "train", label_field)}
     if sources["eval"] is not None:
         loaded["eval"] = runner.load(sources["eval"], layout, "eval", label_field)
-    if sources["production"] is not None:
-        layout_of_production = prompts_layout(cfg.production_field or None)
-        loaded["production"] = runner.load(sources["production"], layout_of_production, "production", label_field)
+    production = sources["production"]
+    if production is not None:
+        field = cfg.production_field or None
+        if field and not any(isinstance(o, dict) and field in o for o in production.peek()):
+            raise InputError(f"no record has the field {field!r} named by production_field",
+                             production.path or "--production")
+        loaded["production"] = runner.load(production, prompts_layout(field), "production", label_field, PROMPTS)
     return loaded
 
 
@@ -135,11 +139,23 @@ def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sin
     kept = result.findings if cfg.max_findings == 0 else result.findings[:cfg.max_findings]
     kept = [replace(f, message=report_text(f.message)) for f in kept]
     return replace(result, name=name, blocking=settings.blocking, findings=tuple(kept),
-                   summary=report_text(result.summary), findings_total=findings_total,
+                   summary=report_text(result.summary), metrics=_redacted(result.metrics),
+                   findings_total=findings_total,
                    duration_s=time.perf_counter() - started)
 
 
 MAX_MESSAGE_CHARS = 1000
+
+
+def _redacted(value: Any) -> Any:
+    """Metrics with any secret masked, in values and keys alike (field sets name record keys)."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {(redact_secrets(k) if isinstance(k, str) else k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redacted(v) for v in value)
+    return value
 
 
 def report_text(text: str) -> str:

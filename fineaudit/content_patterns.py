@@ -54,10 +54,10 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
 # Authorization: Bearer ...): judged by its entropy, not its shape
 _CREDENTIAL = re.compile(
     r"(?i)(?:api[_-]?key|apikey|secret|access[_-]?key|auth[_-]?token|"
-    r"access[_-]?token|token|password|passwd|pwd)[A-Za-z0-9_\-]*[\"']?\s*[:=]\s*"
+    r"access[_-]?token|token|password|passwd|pwd)[A-Za-z0-9_\-]{0,40}[\"']?\s*[:=]\s*"
     r"(?:\"([^\"\s]{16,})\"|'([^'\s]{16,})'|([A-Za-z0-9/+_\-.=]{16,}))")
 _BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)")
-_URL_PASSWORD = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:([^\s@/]{4,})@[\w\-]")
+_URL_PASSWORD = re.compile(r"(?i)(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,30}://[^\s:/@]{1,100}:([^\s@/]{4,200})@[\w\-]")
 _PLACEHOLDER_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "secret", "xxxx", "xxxxxx", "****",
                                     "******", "changeme", "example", "user", "username"})
 _CREDENTIAL_ANCHORS = ("key", "secret", "token", "pass", "pwd", "bearer")
@@ -71,6 +71,7 @@ _FILE_SUFFIX_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf"}  # icon@
 _DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d[\d ().\-]{5,}\d(?![\w])")
 _CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?!\d|\.\d)")  # not the decimals of 50.2654824574366
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_SCP_PATH = re.compile(r":[\w.~-]*/")  # host:path/to/repo, not user@host:password
 _VERSION_BEFORE = re.compile(r"(?i)(?:§|\bsection|\bversion|\bver\.?|\bv\.?|\brelease|\bbuild)\s*$")
 _IPV6 = re.compile(r"(?<![\w:])[23][0-9A-Fa-f]{3}:[0-9A-Fa-f:]{2,35}(?![\w:])")  # 2000::/3, then validated
 
@@ -193,8 +194,7 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
 
 def _is_repository_address(text: str, m: re.Match[str]) -> bool:
     """git@github.com:org/repo.git (scp-style SSH) names a repository, not a person."""
-    after = text[m.end():m.end() + 2]
-    return m.group().lower().startswith("git@") or (after[:1] == ":" and after[1:2] not in ("", " ", "\n", "\t"))
+    return m.group().lower().startswith("git@") or _SCP_PATH.match(text, m.end()) is not None
 
 
 def _written_as_phone(raw: str) -> bool:
@@ -222,7 +222,10 @@ def _is_public_ip(candidate: str) -> bool:
 
 
 def _is_public_ipv6(candidate: str) -> bool:
-    """A global unicast address (2000::/3, outside documentation and other special ranges)."""
+    """A global unicast address (2000::/3, outside documentation and other special ranges),
+    written with at least three groups: `rows[2000::10]` is a slice."""
+    if sum(1 for group in candidate.split(":") if group) < 3:
+        return False
     try:
         return ipaddress.IPv6Address(candidate).is_global
     except ValueError:

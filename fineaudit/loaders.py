@@ -203,9 +203,9 @@ def split_dataset_dict(data: Any) -> tuple[Any, Any]:
     """A DatasetDict's train split and its test/validation split (None without one)."""
     if type(data).__name__ != "DatasetDict":
         return data, None
-    train = data["train"] if "train" in data else data[next(iter(data))]
-    held_out = next((data[s] for s in ("test", "validation", "eval", "dev") if s in data), None)
-    return train, held_out
+    name = "train" if "train" in data else next(iter(data))
+    held_out = next((data[s] for s in ("test", "validation", "eval", "dev") if s in data and s != name), None)
+    return data[name], held_out  # a dict with one split is audited alone, never against itself
 
 
 # --------------------------------------------------------------------------- files
@@ -237,9 +237,9 @@ def _reject_binary(path: Path) -> None:
         raise InputError("the file is UTF-16 encoded; save it as UTF-8", str(path))
     nul = head.find(b"\x00")
     first_line_end = head.find(b"\n") if b"\n" in head else len(head)
-    # binary from its first line on, or NUL-dense: a text file with one corrupt line later is
-    # still text, and that line is a format finding like any other unparsable line
-    if nul >= 0 and (nul < first_line_end or head.count(b"\x00") * 100 > len(head)):
+    # binary (gzip, Parquet, UTF-16 without a BOM) shows NUL bytes in its first line; a text
+    # file with a corrupt line later, however zeroed, is text, and that line a format finding
+    if 0 <= nul < first_line_end:
         raise InputError(f"not a text file (NUL byte at offset {nul}); expected "
                          f"{path.suffix[1:].upper()} text", str(path))
 

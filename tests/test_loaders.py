@@ -90,6 +90,8 @@ def test_dataset_dict_gives_train_and_held_out_split() -> None:
                                "test": datasets.Dataset.from_list(ROWS[:1])})
     train, held_out = split_dataset_dict(dd)
     assert len(train) == 2 and len(held_out) == 1
+    only_test = datasets.DatasetDict({"test": datasets.Dataset.from_list(ROWS)})
+    assert split_dataset_dict(only_test)[1] is None  # not audited against itself
 
 
 def test_a_saved_dataset_dict_folder_audits_like_the_object(tmp_path: Path, run_cli) -> None:

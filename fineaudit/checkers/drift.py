@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from fineaudit import drift_stats as stats
+from fineaudit.content_patterns import redact_secrets
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Record, Records, Status
 from fineaudit.embeddings import (DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder,
                                   default_cache_dir, embed)
@@ -104,7 +105,7 @@ def _projection(train_x: np.ndarray, prod_x: np.ndarray, prod_cluster: np.ndarra
 
 
 def _clip(text: str, n: int = 80) -> str:
-    flat = " ".join(text.split())
+    flat = redact_secrets(" ".join(text.split()))  # before the cut, which could leave half a key
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 

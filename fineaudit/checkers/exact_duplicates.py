@@ -7,6 +7,7 @@ from functools import partial
 
 import numpy as np
 
+from fineaudit.content_patterns import redact_secrets
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
 from fineaudit.normalize import Normalization, key_of_normalized, normalize_text
 
@@ -66,7 +67,9 @@ def size_histogram(groups: list[list[int]]) -> dict[str, int]:
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
-    text = " ".join(text.split())
+    """The start of a record's text for a finding: secrets masked before the cut, which could
+    otherwise leave half a key that no detector recognizes."""
+    text = redact_secrets(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

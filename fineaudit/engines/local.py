@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import sys
+import threading
 import shutil
 import tempfile
 from bisect import bisect_right
@@ -38,29 +39,47 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- engine
 
 
-class _WorkerProcess(multiprocessing.context.ForkServerProcess):
-    """A forkserver process that does not re-run the caller's main script.
+_MAIN_LOCK = threading.Lock()  # audits in several threads start workers concurrently
+
+
+def _without_main_script(start: Callable[[], T]) -> T:
+    """Run `start` while `__main__` names no script, then put back exactly what was there.
 
     multiprocessing re-imports `__main__` in every new process, so that functions defined there
-    unpickle. Workers here run only functions of installed modules (fineaudit's and plugins'), and
-    re-running the caller's script would re-run a training script's top-level code (a `gate()`
-    call not under `if __name__ == "__main__":` recursing), or fail for a script read from stdin.
-    """
-
-    @staticmethod
-    def _Popen(process_obj: Any) -> Any:
-        main = sys.modules["__main__"]
-        hidden = {k: main.__dict__.pop(k) for k in ("__file__", "__spec__") if k in main.__dict__}
-        main.__spec__ = None  # what get_preparation_data reads first
+    unpickle. Workers here run only functions of installed modules (fineaudit's and plugins'),
+    and re-running the caller's script would re-run a training script's top-level code (a
+    `gate()` call not under `if __name__ == "__main__":` recursing), or fail for a script read
+    from stdin."""
+    names = vars(sys.modules["__main__"])
+    with _MAIN_LOCK:
+        saved = {k: names[k] for k in ("__file__", "__spec__") if k in names}
+        names.pop("__file__", None)
+        names["__spec__"] = None  # what get_preparation_data reads first
         try:
-            return multiprocessing.context.ForkServerProcess._Popen(process_obj)
+            return start()
         finally:
-            del main.__spec__
-            main.__dict__.update(hidden)
+            names.pop("__spec__", None)
+            names.update(saved)
 
 
-class _WorkerContext(multiprocessing.context.ForkServerContext):
-    Process = _WorkerProcess
+if hasattr(multiprocessing.context, "ForkServerProcess"):  # not on Windows
+    class _WorkerProcess(multiprocessing.context.ForkServerProcess):
+        """A forkserver process that does not re-run the caller's main script."""
+
+        @staticmethod
+        def _Popen(process_obj: Any) -> Any:
+            return _without_main_script(lambda: multiprocessing.context.ForkServerProcess._Popen(process_obj))
+
+    class _WorkerContext(multiprocessing.context.ForkServerContext):
+        Process = _WorkerProcess
+
+
+def _worker_context() -> Any:
+    if hasattr(multiprocessing.context, "ForkServerProcess"):
+        context = _WorkerContext()
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 class LocalEngine:
@@ -116,9 +135,7 @@ class LocalEngine:
         if self._pool is None:
             # forkserver: workers must not inherit threads (torch, the progress bar) from us; the
             # server imports this module once, so each new worker starts without importing it again
-            context = _WorkerContext()
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context())
         return self._pool
 
     def close(self) -> None:

@@ -87,7 +87,9 @@ SECRET_CODES = {"content.openai_key", "content.aws_key", "content.github_token",
     ("at 12:30:45 use std::vector<int> and a[1::2]", set()),  # times, C++ and slices
     ("mac 00:1a:2b:3c:4d:5e", set()),
     ("see §15.12.2.7 and Version 3.10.12.1", set()),  # section and version numbers
-    ("clone git@github.com:org/repo.git or deploy@build.example.com:app", set()),  # repositories
+    ("clone git@github.com:org/repo.git or deploy@build.example.com:apps/web.git", set()),  # repositories
+    ("combo john.doe@acme.com:hunter2", {"content.email"}),  # a leaked login, not a repository
+    ("every tenth row: rows[2000::10]", set()),  # a slice, not an IPv6 address
     ("mail jane@example.com: now", {"content.email"}),
 ])
 def test_pii(text: str, expected: set[str]) -> None:
@@ -237,6 +239,16 @@ def test_no_checker_quotes_a_full_secret(run_cli: Callable[..., Any], tmp_path: 
     for text in [result.stdout, result.stderr] + [out.read_text() for out in outputs]:
         for secret in secrets:
             assert secret not in text
+
+
+def test_a_secret_cut_by_an_excerpt_or_used_as_a_key_is_still_masked(tmp_path: Path) -> None:
+    straddling = "x" * 70 + f" {AWS_KEY} tail"  # an 80-character excerpt would cut the key in half
+    rows = [chat("q", straddling), chat("q", straddling), {"messages": [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "ok."}], GITHUB: "1"}]
+    report = fineaudit.audit(write_jsonl(tmp_path / "d.jsonl", rows), max_findings=0)
+    text = report.to_json()
+    assert AWS_KEY[:12] not in text and GITHUB[:12] not in text
+    assert "AKIAI…" in text  # the duplicate finding still quotes the record, masked
 
 
 # --------------------------------------------------------------------------- corpus and real data

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import fineaudit
-from fineaudit.core import CheckResult, Status
+from fineaudit.core import CheckResult, InputError, Status
 from fineaudit.embeddings import LEXICAL_ID
 from tests.conftest import REALDATA
 
@@ -120,6 +120,10 @@ def test_production_logs_with_metadata_columns_compare_their_prompts() -> None:
     config = {"production_field": "q", "checks": {"drift": {"embedding_model": "lexical"}}}
     report = fineaudit.audit([instruction(p) for p in prompts(COOKING)], production=noted, config=config, only=["drift"])
     assert report.checks["drift"].status is Status.PASS
+    assert report.inputs["production"]["format"] == "prompts"
+    with pytest.raises(InputError, match="no record has the field 'question'"):
+        fineaudit.audit([instruction(p) for p in prompts(COOKING)], production=noted,
+                        config={**config, "production_field": "question"}, only=["drift"])
 
 
 def test_an_uncovered_slice_warns_even_when_the_auc_stays_small() -> None:

@@ -96,7 +96,7 @@ def prompt_keys(batch: RecordBatch) -> tuple[np.ndarray, np.ndarray]:
 
 def test_unreadable_file_fails_at_load(tmp_path: Path) -> None:
     path = tmp_path / "bin.jsonl"
-    path.write_bytes(b'{"a": 1}\n\x00\x01\x02')
+    path.write_bytes(b'\x1f\x8b\x08\x00\x00\x00\x00\x00\n{"a": 1}\n')  # a gzip header: NUL in line 1
     with LocalEngine() as engine, pytest.raises(InputError, match="NUL byte"):
         engine.load(open_source(str(path)), "chat", "train", None)
 
@@ -126,3 +126,19 @@ def test_a_script_without_a_main_guard_runs_once_with_workers(tmp_path: Path, ho
     done = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["script", "started", "pass"]
+
+
+def test_audits_in_threads_leave_the_main_module_as_it_was(tmp_path: Path) -> None:
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fineaudit
+
+    data = write_jsonl(tmp_path / "d.jsonl", [chat(f"question {i}?", f"answer {i}.") for i in range(200)])
+    main = vars(sys.modules["__main__"])
+    before = {k: main.get(k, "absent") for k in ("__file__", "__spec__")}
+    with ThreadPoolExecutor(4) as threads:
+        reports = list(threads.map(lambda _: fineaudit.audit(str(data), only=["exact_duplicates"],
+                                                             config={"batch_size": 20, "workers": 2}), range(4)))
+    assert all(r.checks["exact_duplicates"].status.value == "pass" for r in reports)
+    assert {k: main.get(k, "absent") for k in ("__file__", "__spec__")} == before
