@@ -75,7 +75,8 @@ def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = N
     sink = make_progress(progress) if progress else NoProgress()
     with _make_engine(engine, cfg, sink, scheduler, client) as runner:
         loaded = _load_all(runner, sources, cfg)
-        results = [_run_check(name, cfg, loaded, sink) for name in names]
+        shared: dict[str, Any] = {}
+        results = [_run_check(name, cfg, loaded, sink, shared) for name in names]
     return _report(loaded, results, cfg)
 
 
@@ -118,14 +119,15 @@ def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config) ->
     return loaded
 
 
-def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sink: Any) -> CheckResult:
+def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sink: Any,
+               shared: dict[str, Any]) -> CheckResult:
     cls: type[Checker] = load_checkers()[name]
     settings = cfg.checks[name]
     train = loaded["train"]
     assert train is not None
     ctx = AuditContext(format=train.info.format, params=settings.params, eval=loaded.get("eval"),
                        production=loaded.get("production"), progress=sink,
-                       cache_dir=None, seed=cfg.seed)
+                       cache_dir=None, seed=cfg.seed, shared=shared)
     started = time.perf_counter()
     if cls.needs and loaded.get(cls.needs) is None:
         result = cls().skipped(f"needs --{cls.needs}")

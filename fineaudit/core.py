@@ -243,6 +243,9 @@ class AuditContext:
     progress: ProgressSink | None = None
     cache_dir: Path | None = None
     seed: int = 0
+    # what one check computes for another in the same audit (length's per-record token counts
+    # for cost), so that no pass is run twice; the audit hands every check the same dict
+    shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

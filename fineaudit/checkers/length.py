@@ -56,6 +56,20 @@ class BatchLengths:
     counts: dict[str, int]
 
 
+TOKENS_KEY = "length.tokens"
+
+
+@dataclass(frozen=True)
+class RecordTokens:
+    """What length leaves in `ctx.shared[TOKENS_KEY]` for later checks (cost): each parsed
+    record's index and its training tokens (template overhead included; for a preference pair
+    the longer of prompt + chosen and prompt + rejected)."""
+
+    tokenizer: str
+    index: np.ndarray
+    total: np.ndarray
+
+
 PROMPT, RESPONSE, OTHER, REJECTED = 0, 1, 2, 3
 _CHAT_PART = {"user": PROMPT, "assistant": RESPONSE}
 
@@ -182,6 +196,7 @@ class LengthChecker(Checker):
         lengths = {name: np.concatenate([getattr(b, name) for b in parts]) if parts else np.zeros(0, np.int64)
                    for name in ("prompt", "response", "total")}
         counts = {k: sum(b.counts[k] for b in parts) for k in ("empty", "near_empty", "over")}
+        ctx.shared[TOKENS_KEY] = RecordTokens(p.tokenizer, index, lengths["total"])
         findings = self._record_findings(parts, p, data.source)
         outliers = self._outlier_findings(data, index, lengths["total"], p)
         coverage, coverage_finding = self._coverage(ctx, lengths["prompt"], p)
