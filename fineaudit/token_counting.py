@@ -13,9 +13,12 @@ notebook counts with. Counters are cached per process, so a worker loads one onc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 DEFAULT_TOKENIZER = "cl100k_base"
 OPENAI_ENCODINGS = ("cl100k_base", "o200k_base")
@@ -124,3 +127,17 @@ def count_tokens(spec: str, texts: Sequence[str]) -> list[int]:
 
 __all__ = ["DEFAULT_TOKENIZER", "OPENAI_ENCODINGS", "TokenCounter", "TokenizerSpecError",
            "count_tokens", "load_counter", "resolve_spec"]
+
+
+TOKENS_KEY = "length.tokens"
+
+
+@dataclass(frozen=True)
+class RecordTokens:
+    """What length leaves in `ctx.shared[TOKENS_KEY]` for later checks (cost): each parsed
+    record's index and its training tokens (template overhead included; for a preference pair
+    the longer of prompt + chosen and prompt + rejected)."""
+
+    tokenizer: str
+    index: np.ndarray
+    total: np.ndarray

@@ -10,7 +10,7 @@ import orjson
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
 from fineaudit.formats import as_text, chat_messages
-from fineaudit.token_counting import DEFAULT_TOKENIZER, count_tokens, resolve_spec
+from fineaudit.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
 
 FINDINGS_PER_BATCH = 200  # records named per batch and kind; the counts stay exact beyond it
 MAX_OUTLIER_FINDINGS = 100
@@ -54,20 +54,6 @@ class BatchLengths:
     near_empty: list[tuple[int, int | None, int]]
     over: list[tuple[int, int | None, int]]
     counts: dict[str, int]
-
-
-TOKENS_KEY = "length.tokens"
-
-
-@dataclass(frozen=True)
-class RecordTokens:
-    """What length leaves in `ctx.shared[TOKENS_KEY]` for later checks (cost): each parsed
-    record's index and its training tokens (template overhead included; for a preference pair
-    the longer of prompt + chosen and prompt + rejected)."""
-
-    tokenizer: str
-    index: np.ndarray
-    total: np.ndarray
 
 
 PROMPT, RESPONSE, OTHER, REJECTED = 0, 1, 2, 3
