@@ -1,0 +1,95 @@
+"""Text skeletons: what is left of a text when its slots are masked.
+
+Records generated from one template differ only in their slots (numbers, names, quoted
+strings, URLs, e-mails, code), so they are not duplicates, yet a model learns the template a
+thousand times. `skeleton(text)` replaces each slot with a placeholder (`<num>`, `<name>`,
+`<str>`, `<url>`, `<email>`, `<code>`), lower-cases the rest and collapses whitespace, so
+that texts of one template share one skeleton. `diversity` groups records by skeleton;
+`eval_split` compares train and eval skeletons (template leakage).
+
+Names are capitalized Latin words that are not sentence-initial, plus a sentence-initial
+one that the text capitalizes again mid-sentence ("Lana picked ... did Lana pick"). A
+sentence-initial name used once stays a word ("Debby had 32"): telling it from "Generate"
+needs a dictionary, and near grouping (MinHash on skeletons) absorbs one differing word.
+Number words (one .. twenty, hundred, ...) are numbers. Runs of one placeholder become one
+("New York" -> one `<name>`).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+PLACEHOLDERS = ("<num>", "<name>", "<str>", "<url>", "<email>", "<code>")
+
+# Order matters: code first (it may hold anything), then URLs and e-mails (they hold dots and
+# digits), quoted strings, and last names and numbers.
+_CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]{1,300}`")
+_URL = re.compile(r"\b(?:[a-z][a-z0-9+.-]{1,15}://|www\.)[^\s<>\"'`)\]]+", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+\b")
+_QUOTED = re.compile(
+    r'"[^"\n]{1,300}"|“[^”\n]{1,300}”|‘[^’\n]{1,300}’|«[^»\n]{1,300}»|「[^」\n]{1,300}」'
+    r"|『[^』\n]{1,300}』|(?<!\w)'[^'\n]{1,300}'(?!\w)"
+)
+_NUMBER_WORDS = (
+    "zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    "|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
+    "|eighty|ninety|hundred|thousand|million|billion|half|twice|dozen"
+)
+_NUMBER = re.compile(
+    r"(?<![\w.])[-+]?(?:\$|€|£)?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|%|k|m)?(?![\w])"
+    r"|\d+|(?<![\w])(?:" + _NUMBER_WORDS + r")(?![\w])",
+    re.I,
+)
+# A capitalized word (Latin script); the apostrophe keeps "Lana's" one token.
+_CAPITALIZED = re.compile(r"(?<![\w<])[A-Z][a-z]+(?:'s)?(?![\w>])")
+_SENTENCE_ENDS = frozenset('.!?:;"“(\n')
+_PLACEHOLDER_RUN = re.compile(r"(<(?:num|name|str|url|email|code)>)(?:[\s,]*\1)+")
+_SPACES = re.compile(r"\s+")
+
+
+def _sub(pattern: re.Pattern[str], placeholder: str, text: str) -> str:
+    # Spaces around the placeholder keep "x=`a`" from gluing to a word.
+    return pattern.sub(f" {placeholder} ", text)
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    before = text[max(0, start - 8):start].rstrip(" \t")
+    return not before or before[-1] in _SENTENCE_ENDS
+
+
+def _mask_names(text: str) -> str:
+    """Capitalized words that are names: not at a sentence start, or capitalized again later."""
+    matches = [(m, _sentence_initial(text, m.start())) for m in _CAPITALIZED.finditer(text)]
+    mid_sentence = {m.group().removesuffix("'s") for m, initial in matches if not initial}
+    pieces: list[str] = []
+    last = 0
+    for m, initial in matches:
+        if initial and m.group().removesuffix("'s") not in mid_sentence:
+            continue
+        pieces.append(text[last:m.start()])
+        pieces.append(" <name> ")
+        last = m.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def skeleton(text: str) -> str:
+    """`text` with its slots masked, lower-cased, whitespace collapsed (see the module doc)."""
+    text = _sub(_CODE_BLOCK, "<code>", text)
+    text = _sub(_INLINE_CODE, "<code>", text)
+    text = _sub(_URL, "<url>", text)
+    text = _sub(_EMAIL, "<email>", text)
+    text = _sub(_QUOTED, "<str>", text)
+    text = _mask_names(text)
+    text = _sub(_NUMBER, "<num>", text)
+    text = _PLACEHOLDER_RUN.sub(r"\1", text.lower())
+    return _SPACES.sub(" ", text).strip()
+
+
+def skeletons(texts: Iterable[str]) -> list[str]:
+    """`skeleton` of each text, in order."""
+    return [skeleton(text) for text in texts]
+
+
+__all__ = ["PLACEHOLDERS", "skeleton", "skeletons"]
