@@ -13,6 +13,7 @@ Corpora come from ../shared/bench/make_corpus.py and are kept in --cache (1M tak
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -35,10 +36,10 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_audit(data: Path, engine: str) -> tuple[float, int, int]:
-    """(seconds, peak RSS of the process tree, exit status) of one audit."""
+def run_audit(data: Path, engine: str, report: Path | None = None) -> tuple[float, int, int]:
+    """(seconds, peak RSS of the process tree, exit status) of one audit; its JSON report to `report`."""
     cmd = [sys.executable, "-m", "fineaudit.cli", "audit", str(data), "--skip", "drift",
-           "--engine", engine, "--no-progress", "--quiet", "--json", os.devnull]
+           "--engine", engine, "--no-progress", "--quiet", "--no-cache", "--json", str(report or os.devnull)]
     started = time.perf_counter()
     child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     proc, peak = psutil.Process(child.pid), 0
@@ -51,22 +52,47 @@ def run_audit(data: Path, engine: str) -> tuple[float, int, int]:
     return seconds, peak, child.returncode
 
 
+def report_path(report: Path | None, engine: str, n: int, single: bool) -> Path | None:
+    if report is None or single:
+        return report
+    return report.with_name(f"{report.stem}-{engine}-{n}{report.suffix}")
+
+
+def print_durations(engine: str, n: int, report: Path) -> None:
+    """The per-check seconds of one audit, longest first (the rest of the wall time is loading)."""
+    checks = json.loads(report.read_text())["checks"]
+    print(f"\n{engine}, {n} records: per-check duration_s ({report})")
+    for check in sorted(checks, key=lambda c: -c["duration_s"]):
+        print(f"  {check['name']:20} {check['duration_s']:>7.2f}  {check['status']}")
+    print(f"  {'sum of checks':20} {sum(c['duration_s'] for c in checks):>7.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100000,300000,1000000")
     ap.add_argument("--engines", default="local,dask")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    ap.add_argument("--report", type=Path, default=None,
+                    help="keep each audit's JSON report as REPORT (one size, one engine) or REPORT-ENGINE-N.json, "
+                         "and print its per-check durations")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
     print(f"{'engine':7} {'records':>9} {'seconds':>8} {'peak MB':>8} {'s/ratio':>8} {'MB/ratio':>8} {'size ratio':>10}")
-    for engine in args.engines.split(","):
+    engines = args.engines.split(",")
+    durations: list[tuple[str, int, Path]] = []
+    for engine in engines:
         base: tuple[float, int] | None = None
         for n in sizes:
-            seconds, peak, _ = run_audit(chat_corpus(n, args.cache), engine)
+            report = report_path(args.report, engine, n, single=len(sizes) * len(engines) == 1)
+            seconds, peak, _ = run_audit(chat_corpus(n, args.cache), engine, report)
             base = base or (seconds, peak)
             print(f"{engine:7} {n:>9} {seconds:>8.1f} {peak / 2**20:>8.0f} {seconds / base[0]:>8.2f} "
                   f"{peak / base[1]:>8.2f} {n / sizes[0]:>10.1f}", flush=True)
+            if report is not None:
+                durations.append((engine, n, report))
+    for engine, n, report in durations:
+        print_durations(engine, n, report)
     print(f"load average after: {os.getloadavg()}")
     return 0
 

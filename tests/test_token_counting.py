@@ -1,6 +1,9 @@
 """Token counting: OpenAI encodings offline, local tokenizer.json files, and bad specs."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,12 +66,37 @@ def test_very_long_text_is_counted_exactly_in_pieces() -> None:
     assert count_tokens("cl100k_base", [text]) == [whole]
 
 
-def test_counts_equal_the_public_encode_ordinary() -> None:
+@pytest.mark.parametrize("spec", ["cl100k_base", "o200k_base"])
+def test_counts_equal_the_public_encode_ordinary(spec: str) -> None:
     import bpe_openai
 
-    encoding = bpe_openai.get_encoding("o200k_base")
+    encoding = bpe_openai.get_encoding(spec)
     texts = [*TEXTS, "lone surrogate \ud800 here", "x" * 60_000]
-    assert count_tokens("o200k_base", texts) == [len(encoding.encode_ordinary(t)) for t in texts]
+    assert count_tokens(spec, texts) == [len(encoding.encode_ordinary(t)) for t in texts]
+
+
+# In a fresh interpreter, as in a worker: count, note what was imported, then import the
+# bpe_openai package after all and count with its public API in the same process.
+_FRESH_PROCESS = """
+import json, sys
+from fineaudit.token_counting import count_tokens
+counts = count_tokens(SPEC, TEXTS)
+loaded = sorted(m for m in sys.modules if m.startswith("bpe_openai"))
+import bpe_openai
+public = [len(bpe_openai.get_encoding(SPEC).encode_ordinary(t)) for t in TEXTS]
+print(json.dumps({"counts": counts, "public": public, "loaded": loaded}))
+"""
+
+
+@pytest.mark.parametrize("spec", ["cl100k_base", "o200k_base"])
+def test_a_process_loads_only_the_extension_and_the_package_still_imports_after(spec: str) -> None:
+    code = _FRESH_PROCESS.replace("SPEC", repr(spec)).replace("TEXTS", repr(TEXTS))
+    out = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                    text=True).stdout)
+    # the package's __init__ (compat) parses all three vocabularies; counting needs none of it
+    assert out["loaded"] == ["bpe_openai._bindings"]
+    assert out["counts"] == out["public"]
+    assert max(out["counts"]) > 1
 
 
 @pytest.mark.parametrize("spec", ["gpt2-medium", "meta-llama/Llama-3-8B", "missing/tokenizer.json"])
