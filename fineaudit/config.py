@@ -6,6 +6,8 @@ wrong type, is a ConfigError (exit 2) that names the valid choices.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
 import tomllib
 import types
@@ -16,20 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from fineaudit.core import Checker, ConfigError
-from fineaudit.formats import FORMAT_CHOICES
+from fineaudit.formats import FIELD_ROLES, FORMAT_CHOICES, ReadOptions
 
 # top-level keys: name -> (default, one-line help)
 TOP_LEVEL: dict[str, tuple[Any, str]] = {
-    "format": ("auto", "record layout: auto, chat, instruction, completion, classification, preference"),
+    "format": ("auto", "record layout: auto, chat, instruction, completion, classification, preference, kto, text"),
     "fail_on": ("fail", "what makes the verdict fail: 'fail', or 'warn' to block on warnings too"),
-    "label_field": ("", "field holding the label for non-classification data (e.g. 'category'); '' = none"),
+    "label_field": ("", "synonym of fields.label: the column holding the label (e.g. 'category'); '' = "
+                        "label, labels, category, class, intent or target when present"),
     "production_field": ("", "field of --production records holding the input text; '' = prompt, text, "
                              "input, question, query, message, ... else the longest string field"),
     "max_findings": (50, "findings kept per check in reports (0 keeps all)"),
     "seed": (0, "seed of every random choice (samples, permutations): same seed, same report"),
     "batch_size": (5000, "records per batch streamed through the checkers"),
     "workers": (0, "processes for the heavy passes; 0 = one per core"),
+    "max_record_bytes": (16 << 20, "a record (line) longer than this is an unparsable-record finding, never parsed"),
 }
+# the least value of each numeric top-level key
+TOP_LEVEL_MIN: dict[str, int] = {"max_findings": 0, "seed": 0, "batch_size": 1, "workers": 0,
+                                 "max_record_bytes": 1024}
 CHECK_KEYS: dict[str, str] = {
     "enabled": "run this check",
     "blocking": "a fail of this check fails the verdict",
@@ -53,8 +60,19 @@ class Config:
     seed: int = 0
     batch_size: int = 5000
     workers: int = 0
+    max_record_bytes: int = 16 << 20
     checks: Mapping[str, CheckSettings] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)  # layout role -> column (--field)
     path: str | None = None  # where it was read from, for messages
+
+    def read_options(self) -> ReadOptions:
+        """How records are read: the field map, and the output schema validity is judged by."""
+        from fineaudit.layout_rules import load_output_schema  # rules import layouts, not config
+
+        settings = self.checks.get("format")
+        schema_path = getattr(settings.params, "output_schema", "") if settings else ""
+        return ReadOptions.of(self.fields, self.label_field or None,
+                              load_output_schema(schema_path) if schema_path else "")
 
 
 def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
@@ -66,8 +84,9 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
     if pyproject.is_file():
         try:
             data = tomllib.loads(pyproject.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            # silently ignoring it would run without the repository's thresholds
+            raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
         if "fineaudit" in data.get("tool", {}):
             return pyproject, True
     return None
@@ -150,16 +169,16 @@ def parse_override(item: str) -> dict[str, Any]:
 
 def build_config(raw: Mapping[str, Any], checkers: Mapping[str, type[Checker]], source: str | None = None) -> Config:
     where = f"{source}: " if source else ""
-    unknown = sorted(set(raw) - set(TOP_LEVEL) - {"checks"})
+    unknown = sorted(set(raw) - set(TOP_LEVEL) - {"checks", "fields"})
     if unknown:
         raise ConfigError(f"{where}unknown config key {unknown[0]!r}; valid keys: "
-                          f"{', '.join([*TOP_LEVEL, 'checks'])}")
+                          f"{', '.join([*TOP_LEVEL, 'checks', 'fields'])}")
     top = {k: _coerce(raw.get(k, default), type(default), k, where) for k, (default, _) in TOP_LEVEL.items()}
     if top["format"] not in FORMAT_CHOICES:
         raise ConfigError(f"{where}format {top['format']!r} is not one of {', '.join(FORMAT_CHOICES)}")
     if top["fail_on"] not in ("fail", "warn"):
         raise ConfigError(f"{where}fail_on must be 'fail' or 'warn', not {top['fail_on']!r}")
-    for key, least in (("max_findings", 0), ("batch_size", 1), ("workers", 0)):
+    for key, least in TOP_LEVEL_MIN.items():
         if top[key] < least:
             raise ConfigError(f"{where}{key} must be at least {least}, not {top[key]}")
     checks_raw = raw.get("checks", {})
@@ -169,7 +188,19 @@ def build_config(raw: Mapping[str, Any], checkers: Mapping[str, type[Checker]], 
     if unknown:
         raise ConfigError(f"{where}unknown check {unknown[0]!r}; valid checks: {', '.join(sorted(checkers))}")
     checks = {name: _check_settings(cls, checks_raw.get(name, {}), where) for name, cls in checkers.items()}
-    return Config(**top, checks=checks, path=source)
+    return Config(**top, checks=checks, fields=_fields(raw.get("fields", {}), where), path=source)
+
+
+def _fields(raw: Any, where: str) -> dict[str, str]:
+    """The field map `[tool.fineaudit.fields]`: layout role -> the data's column."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}'fields' must be a table of ROLE = \"COLUMN\"")
+    for role, column in raw.items():
+        if role not in FIELD_ROLES:
+            raise ConfigError(f"{where}fields: unknown role {role!r}; valid roles: {', '.join(FIELD_ROLES)}")
+        if not isinstance(column, str) or not column:
+            raise ConfigError(f"{where}fields.{role} must name a column, not {column!r}")
+    return dict(raw)
 
 
 def _check_settings(cls: type[Checker], raw: Any, where: str) -> CheckSettings:
@@ -182,6 +213,10 @@ def _check_settings(cls: type[Checker], raw: Any, where: str) -> CheckSettings:
         raise ConfigError(f"{where}unknown key {unknown[0]!r} for check {cls.name!r}; valid keys: {', '.join(valid)}")
     hints = typing.get_type_hints(cls.Params)
     values = {k: _coerce(v, hints[k], f"{cls.name}.{k}", where) for k, v in raw.items() if k in param_fields}
+    for key, value in values.items():
+        check_range(param_fields[key], value, f"{cls.name}.{key}", where)
+        if key == "output_schema" and isinstance(value, str) and value:
+            check_schema_refs(value, f"{where}{cls.name}.{key}")
     try:
         params = cls.Params(**values)
     except (TypeError, ValueError) as exc:
@@ -190,6 +225,48 @@ def _check_settings(cls: type[Checker], raw: Any, where: str) -> CheckSettings:
                          blocking=_coerce(raw.get("blocking", getattr(cls, "blocking_default", True)), bool,
                                           f"{cls.name}.blocking", where),
                          params=params)
+
+
+def value_range(f: dataclasses.Field[Any]) -> tuple[float, float]:
+    """The valid range of a numeric Params field: metadata {"min": .., "max": ..} where the checker
+    gives one; else at least 0 (counts, thresholds, sizes), and at most 1 for a `*fraction*`."""
+    low = f.metadata.get("min", 0)
+    high = f.metadata.get("max", 1 if "fraction" in f.name else math.inf)
+    return float(low), float(high)
+
+
+def check_range(f: dataclasses.Field[Any], value: Any, key: str, where: str) -> None:
+    """Every number in a check's settings is finite and in its field's range: `nan` compares false
+    with everything, so a nan threshold would silently pass what it should stop."""
+    numbers = value if isinstance(value, (list, tuple)) else [value]
+    low, high = value_range(f)
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            continue
+        if not math.isfinite(number) or not low <= number <= high:
+            shown = f"in {low:g}..{high:g}" if math.isfinite(high) else f"of at least {low:g}"
+            raise ConfigError(f"{where}{key} must be a finite number {shown}, not {number!r}")
+
+
+def check_schema_refs(path: str, key: str) -> None:
+    """A JSON Schema whose `$ref`s all point inside the file (`#...`): a remote or file `$ref`
+    would be fetched at run time (network, or a file outside the schema) and is refused."""
+    try:
+        schema = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return  # unreadable or not JSON: the checker's own validation says so, more precisely
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for keyword in ("$ref", "$dynamicRef", "$recursiveRef"):
+                ref = node.get(keyword)
+                if isinstance(ref, str) and not ref.startswith("#"):
+                    raise ConfigError(f"{key}: {path}: {keyword} {ref[:80]!r} points outside the schema file; "
+                                      "only local references ('#/$defs/...') are resolved, nothing is fetched")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
@@ -217,6 +294,8 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}{key} must be a finite number, not {value!r}")
     if hint is bool and not isinstance(value, bool):
         raise ConfigError(f"{where}{key} must be true or false, not {value!r}")
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
@@ -232,6 +311,8 @@ def render_default_config(checkers: Mapping[str, type[Checker]]) -> str:
              "# Docs: `fineaudit checks` lists each check and its finding codes.", ""]
     for key, (default, help_) in TOP_LEVEL.items():
         lines.append(f"{key} = {_toml_value(default)}  # {help_}")
+    lines += ["", "[fields]", "# map a layout role to your data's column (roles: " + ", ".join(FIELD_ROLES) + ")",
+              '# label = "category"']
     for name, cls in checkers.items():
         lines += ["", f"[checks.{name}]", f"# {cls.describe()}"]
         lines.append(f"enabled = true  # {CHECK_KEYS['enabled']}")

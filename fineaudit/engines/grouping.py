@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fineaudit.core import InputError, RecordBatch
-from fineaudit.formats import RawItem, build_batch
+from fineaudit.core import RecordBatch
+from fineaudit.formats import RawItem, ReadOptions, build_batch
 from fineaudit.integer_hash import splitmix64
-from fineaudit.loaders import item_from_object, parse_json_line, read_file, without_fill
+from fineaudit.loaders import LineCount as LineCount  # spool and the engines count a block's lines with it
+from fineaudit.loaders import (MAX_RECORD_BYTES, compression_of, data_suffix, parquet_file,
+                               read_file, read_json_lines, read_parquet_groups)
 
 BLOCK_BYTES = 32 << 20  # a JSON Lines block: big enough to amortize a task, small enough to balance
 _BOM = b"\xef\xbb\xbf"
@@ -42,6 +44,7 @@ class Block:
     start: int = 0
     end: int = 0
     pretty: bool = False  # the file's first line is a lone "{" or "[" (for the error hint)
+    max_record_bytes: int = MAX_RECORD_BYTES
 
 
 @dataclass(frozen=True)
@@ -50,47 +53,32 @@ class BatchSpec:
 
     layout: str
     source: str
-    label_field: str | None
+    options: ReadOptions | str | None  # the field map (a str: the label column)
     batch_size: int
 
 
-class LineCount:
-    """Filled by read_block_items: how many lines (blank ones too) the block owns."""
-
-    lines: int = 0
-
-
-def plan_blocks(files: Sequence[Path], block_bytes: int = BLOCK_BYTES) -> list[Block]:
+def plan_blocks(files: Sequence[Path], block_bytes: int = BLOCK_BYTES,
+                max_record_bytes: int = MAX_RECORD_BYTES) -> list[Block]:
     """The blocks of these files, in order; raises InputError for an unreadable file."""
     blocks: list[Block] = []
     for file_no, path in enumerate(files):
         for kind, start, end, pretty in _file_pieces(Path(path), block_bytes):
-            blocks.append(Block(len(blocks), str(path), file_no, kind, start, end, pretty))
+            blocks.append(Block(len(blocks), str(path), file_no, kind, start, end, pretty, max_record_bytes))
     return blocks
 
 
 def _file_pieces(path: Path, block_bytes: int) -> list[tuple[str, int, int, bool]]:
-    if path.suffix == ".parquet":
-        groups = _parquet_row_groups(path)
+    suffix = data_suffix(path)
+    if suffix == ".parquet" and compression_of(path) is None:
+        groups = parquet_file(path).num_row_groups
         return [("parquet", g, g + 1, False) for g in range(groups)] or [("parquet", 0, 0, False)]
-    if path.suffix == ".csv":
-        read_file(path)  # rejects binary and UTF-16 files here, in the caller's process
-    if path.suffix != ".jsonl":
-        return [("file", 0, 0, False)]
-    read_file(path)
+    read_file(path)  # rejects binary, UTF-16/32 and broken files here, in the caller's process
+    if suffix != ".jsonl" or compression_of(path) is not None:
+        return [("file", 0, 0, False)]  # a compressed stream has no byte offsets to seek to
     size = path.stat().st_size
     pretty = _first_line(path).strip() in (b"{", b"[")
     starts = range(0, max(size, 1), max(1, block_bytes))
     return [("jsonl", s, min(s + block_bytes, size), pretty) for s in starts]
-
-
-def _parquet_row_groups(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(path).num_row_groups
-    except Exception as exc:  # pyarrow raises several types for a broken file
-        raise InputError(f"not a readable Parquet file: {exc}", str(path)) from None
 
 
 def _first_line(path: Path) -> bytes:
@@ -101,44 +89,18 @@ def _first_line(path: Path) -> bytes:
 def read_block_items(block: Block, count: LineCount, line_offset: int = 0) -> Iterator[RawItem]:
     """The block's records as loaders would give them; JSON Lines numbered from line_offset + 1."""
     if block.kind == "jsonl":
-        return _jsonl_items(block, count, line_offset)
+        return read_json_lines(Path(block.path), block.start, block.end, line_offset, block.pretty, count,
+                               block.max_record_bytes)
     if block.kind == "parquet":
-        return _parquet_items(block)
-    return read_file(Path(block.path))
-
-
-def _jsonl_items(block: Block, count: LineCount, line_offset: int) -> Iterator[RawItem]:
-    with open(block.path, "rb") as fh:
-        if block.start > 0:
-            fh.seek(block.start - 1)
-            fh.readline()  # the line that began before this block belongs to the previous one
-        pos, number = fh.tell(), 0
-        while pos < block.end and (line := fh.readline()):
-            number += 1
-            pos += len(line)
-            if block.start == 0 and number == 1:
-                line = line.removeprefix(_BOM)
-            if line.strip():
-                yield parse_json_line(line_offset + number, line.rstrip(b"\r\n"), block.pretty)
-        count.lines = number
-
-
-def _parquet_items(block: Block) -> Iterator[RawItem]:
-    import pyarrow.parquet as pq
-
-    groups = list(range(block.start, block.end))
-    if not groups:
-        return
-    for batch in pq.ParquetFile(block.path).iter_batches(batch_size=4096, row_groups=groups):
-        for obj in batch.to_pylist():
-            yield item_from_object(None, without_fill(obj))
+        return read_parquet_groups(Path(block.path), list(range(block.start, block.end)))
+    return read_file(Path(block.path), block.max_record_bytes)
 
 
 def block_batches(items: Iterator[RawItem], spec: BatchSpec, first_index: int = 0) -> Iterator[RecordBatch]:
     """Items cut into batches of spec.batch_size, indices from first_index."""
     count = first_index
     while chunk := list(islice(items, spec.batch_size)):
-        yield build_batch(chunk, count, spec.layout, spec.source, spec.label_field)
+        yield build_batch(chunk, count, spec.layout, spec.source, spec.options)
         count += len(chunk)
 
 
