@@ -12,7 +12,7 @@ from fineaudit.config import TOP_LEVEL, Config, load_config
 from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, InputError, Records,
                             Report, Status)
 from fineaudit.content_patterns import redact_secrets
-from fineaudit.formats import PROMPTS, check_format_name, prompts_layout
+from fineaudit.formats import PROMPTS, ReadOptions, check_format_name, prompts_layout
 from fineaudit.loaders import Source, held_out_split_at, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers
@@ -38,6 +38,7 @@ def resolve_config(config: Config | Mapping[str, Any] | str | Path | None = None
         data = {k: getattr(config, k) for k in TOP_LEVEL}
         data["checks"] = {n: {"enabled": s.enabled, "blocking": s.blocking, **vars(s.params)}
                           for n, s in config.checks.items()}
+        data["fields"] = dict(config.fields)
         return load_config(checkers, data={**data, **extra}, overrides=settings, discover=False)
     if isinstance(config, Mapping):
         return load_config(checkers, data={**config, **extra}, overrides=settings, discover=False)
@@ -61,10 +62,14 @@ def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = N
           only: Iterable[str] | None = None, skip: Iterable[str] | None = None,
           settings: Iterable[str] = (), fail_on: str | None = None, max_findings: int | None = None,
           engine: str = "local", scheduler: str | None = None, client: Any = None,
-          progress: bool = False) -> Report:
-    """Audit one dataset and return its Report (see the contract for what `data` may be)."""
+          progress: bool = False, fields: Mapping[str, str] | None = None) -> Report:
+    """Audit one dataset and return its Report (see the contract for what `data` may be);
+    `fields` maps layout roles to the data's columns (`{"label": "category"}`)."""
     cfg = resolve_config(config, settings, fail_on=fail_on, max_findings=max_findings,
                          format=None if format in (None, "auto") else check_format_name(format))
+    if fields:
+        ReadOptions.of(fields)  # unknown roles are a config error before any data is read
+        cfg = replace(cfg, fields={**cfg.fields, **fields})
     names = select_checks(cfg, only, skip)
     data, held_out = split_dataset_dict(data)
     eval = eval if eval is not None else (held_out if held_out is not None else held_out_split_at(data))
@@ -74,9 +79,10 @@ def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = N
                if production is not None else None}
     sink = make_progress(progress) if progress else NoProgress()
     with _make_engine(engine, cfg, sink, scheduler, client) as runner:
-        loaded = _load_all(runner, sources, cfg)
+        options = cfg.read_options()
+        loaded = _load_all(runner, sources, cfg, options)
         shared: dict[str, Any] = {}
-        results = [_run_check(name, cfg, loaded, sink, shared) for name in names]
+        results = [_run_check(name, cfg, loaded, sink, shared, options) for name in names]
     return _report(loaded, results, cfg)
 
 
@@ -102,32 +108,33 @@ def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, clien
     raise ConfigError(f"unknown engine {name!r}; valid engines: local, dask")
 
 
-def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config) -> dict[str, Records | None]:
-    label_field = cfg.label_field or None
+def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config,
+              options: ReadOptions) -> dict[str, Records | None]:
     train = sources["train"]
-    layout = cfg.format if cfg.format != "auto" else train.detect_layout()
-    loaded: dict[str, Records | None] = {"train": runner.load(train, layout, "train", label_field)}
+    layout = cfg.format if cfg.format != "auto" else train.detect_layout(options=options)
+    loaded: dict[str, Records | None] = {"train": runner.load(train, layout, "train", options)}
     if sources["eval"] is not None:
-        loaded["eval"] = runner.load(sources["eval"], layout, "eval", label_field)
+        loaded["eval"] = runner.load(sources["eval"], layout, "eval", options)
     production = sources["production"]
     if production is not None:
         field = cfg.production_field or None
         if field and not any(isinstance(o, dict) and field in o for o in production.peek()):
             raise InputError(f"no record has the field {field!r} named by production_field",
                              production.path or "--production")
-        loaded["production"] = runner.load(production, prompts_layout(field), "production", label_field, PROMPTS)
+        loaded["production"] = runner.load(production, prompts_layout(field), "production",
+                                           ReadOptions.of(label_field=options.label), PROMPTS)
     return loaded
 
 
 def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sink: Any,
-               shared: dict[str, Any]) -> CheckResult:
+               shared: dict[str, Any], options: ReadOptions) -> CheckResult:
     cls: type[Checker] = load_checkers()[name]
     settings = cfg.checks[name]
     train = loaded["train"]
     assert train is not None
     ctx = AuditContext(format=train.info.format, params=settings.params, eval=loaded.get("eval"),
                        production=loaded.get("production"), progress=sink,
-                       cache_dir=None, seed=cfg.seed, shared=shared)
+                       cache_dir=None, seed=cfg.seed, shared=shared, options=options)
     started = time.perf_counter()
     if cls.needs and loaded.get(cls.needs) is None:
         result = cls().skipped(f"needs --{cls.needs}")

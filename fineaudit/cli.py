@@ -39,6 +39,8 @@ def cli() -> None:
 @click.option("--only", help="run only these checks (comma-separated)")
 @click.option("--skip", help="skip these checks (comma-separated)")
 @click.option("--set", "settings", multiple=True, metavar="CHECK.KEY=VALUE", help="override a config value")
+@click.option("--field", "field_map", multiple=True, metavar="ROLE=COLUMN",
+              help="map a layout role to a column, e.g. --field label=category (repeatable)")
 @click.option("--json", "json_out", metavar="PATH|-", help="write the JSON report")
 @click.option("--html", "html_out", metavar="PATH", help="write the HTML report")
 @click.option("--markdown", "markdown_out", metavar="PATH|-", help="write the Markdown report")
@@ -56,7 +58,8 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
                   config_path: str | None, only: str | None, skip: str | None, settings: Sequence[str],
                   json_out: str | None, html_out: str | None, markdown_out: str | None,
                   junit_out: str | None, max_findings: int | None, fail_on: str | None, engine: str,
-                  scheduler: str | None, quiet: bool, no_progress: bool, no_cache: bool) -> None:
+                  scheduler: str | None, quiet: bool, no_progress: bool, no_cache: bool,
+                  field_map: Sequence[str] = ()) -> None:
     """Audit each DATA (file, quoted glob of shards, or folder); one report per DATA."""
     from fineaudit.audit import audit, resolve_config
 
@@ -67,7 +70,8 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
         raise click.BadParameter("--scheduler needs --engine dask")
     for target in outputs:
         check_writable(target)
-    config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt)
+    config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt,
+                            fields=parse_field_map(field_map))
     to_stdout = "-" in outputs  # then stdout holds only that report: the table goes to stderr
     console = Console(file=sys.stderr if to_stdout else sys.stdout, width=_width(), highlight=False)
     cache = None if no_cache else ResultCache()
@@ -86,6 +90,17 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     _write_outputs(reports, json_out, html_out, markdown_out, junit_out)
     _annotate(reports, to_stdout)
     sys.exit(EXIT_READY if all(r.passed for r in reports) else EXIT_NOT_READY)
+
+
+def parse_field_map(items: Sequence[str]) -> dict[str, str] | None:
+    """`--field ROLE=COLUMN` options as a field map (validated with the config)."""
+    out = {}
+    for item in items:
+        role, sep, column = item.partition("=")
+        if not sep or not role.strip() or not column.strip():
+            raise click.BadParameter(f"{item!r}: expected ROLE=COLUMN, e.g. label=category", param_hint="--field")
+        out[role.strip()] = column.strip()
+    return out or None
 
 
 def _store(cache: ResultCache | None, key: str, report: Report) -> None:

@@ -82,6 +82,9 @@ class Record:
     raw: str
     error: str | None = None
     source: str = "train"
+    rejected: str = ""  # a preference pair's rejected answer ('' elsewhere)
+    problems: str | None = None  # the layout rules it breaks, as JSON (layout_rules.decode_problems)
+    valid: bool = True  # parsed and breaking no rule that fails `format`, decided once at load
 
     @property
     def parsed(self) -> bool:
@@ -107,9 +110,16 @@ class RecordBatch:
     turns: list[int]
     raw: list[str]
     error: list[str | None]
+    rejected: list[str]
+    problems: list[str | None]
+    valid: list[bool]
 
-    COLUMNS: ClassVar[tuple[str, ...]] = ("index", "line", "prompt", "response", "text", "label",
-                                          "system", "turns", "raw", "error")
+    # the one declaration of the record columns: name -> kind (the spool's Arrow types follow it)
+    COLUMN_KINDS: ClassVar[dict[str, str]] = {
+        "index": "int64", "line": "int64", "prompt": "text", "response": "text", "text": "text",
+        "label": "short", "system": "text", "turns": "int32", "raw": "text", "error": "short",
+        "rejected": "text", "problems": "text", "valid": "bool"}
+    COLUMNS: ClassVar[tuple[str, ...]] = tuple(COLUMN_KINDS)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -124,6 +134,38 @@ class RecordBatch:
     @classmethod
     def from_records(cls, records: Sequence[Record], source: str = "train") -> RecordBatch:
         return cls(source=source, **{c: [getattr(r, c) for r in records] for c in cls.COLUMNS})
+
+    def take(self, positions: Sequence[int]) -> RecordBatch:
+        """The rows at these positions, as a batch."""
+        return RecordBatch(source=self.source, **{c: [getattr(self, c)[i] for i in positions] for c in self.COLUMNS})
+
+
+# the layout roles `--field ROLE=COLUMN` may map to a column
+FIELD_ROLES = ("prompt", "response", "text", "label", "chosen", "rejected", "messages")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How records are read: the field map (role -> column) and, for validity at load, the
+    output schema's text. Small and picklable: it travels to every worker."""
+
+    fields: tuple[tuple[str, str], ...] = ()
+    output_schema: str = ""
+
+    @classmethod
+    def of(cls, fields: Mapping[str, str] | None = None, label_field: str | None = None,
+           output_schema: str = "") -> ReadOptions:
+        mapping = dict(fields or {})
+        if label_field and "label" not in mapping:
+            mapping["label"] = label_field  # `label_field` is kept as a synonym of fields.label
+        for role in mapping:
+            if role not in FIELD_ROLES:
+                raise ConfigError(f"unknown field role {role!r}; valid roles: {', '.join(FIELD_ROLES)}")
+        return cls(tuple(sorted(mapping.items())), output_schema)
+
+    @property
+    def label(self) -> str | None:
+        return dict(self.fields).get("label")
 
 
 @dataclass(frozen=True)
@@ -246,6 +288,7 @@ class AuditContext:
     # what one check computes for another in the same audit (length's per-record token counts
     # for cost), so that no pass is run twice; the audit hands every check the same dict
     shared: dict[str, Any] = field(default_factory=dict, compare=False)
+    options: ReadOptions = field(default_factory=lambda: ReadOptions())  # how records were read (field map)
 
 
 @dataclass(frozen=True)

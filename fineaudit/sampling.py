@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from fineaudit.config import Config
-from fineaudit.core import Record, RecordBatch
+from fineaudit.core import ReadOptions, Record, RecordBatch
 from fineaudit.engines.grouping import sample_indices
-from fineaudit.formats import as_text, chat_messages
+from fineaudit.formats import fields
 from fineaudit.loaders import open_source
 
 LENGTH_BANDS = ("shortest quarter", "second quarter", "third quarter", "longest quarter")
@@ -117,15 +117,18 @@ def section(stratum: str, record: Record, layout: str, by: str) -> str:
     return "\n".join(lines)
 
 
-def turns(record: Record, layout: str) -> list[tuple[str, str]]:
-    """(role or field, text) in reading order: chat turns with their roles, else the fields."""
+def turns(record: Record, layout: str, options: ReadOptions | None = None) -> list[tuple[str, str]]:
+    """(role, text) of each part in reading order: chat turns, tool calls and results, fields."""
     obj = record.data()
     if not isinstance(obj, dict):
         return [("record", record.raw)]
-    if layout == "chat":
-        return [(str(m.role), as_text(m.content)) for m in chat_messages(obj)]
-    return [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            for key, value in obj.items()]
+    return [(part.path if part.path.isidentifier() else _SPEAKER.get(part.role, part.role), part.text)
+            for part in fields(obj, layout, options)]
+
+
+# how a turn's part is titled: a field keeps its name (`instruction`), a turn its speaker
+_SPEAKER = {"prompt": "user", "response": "assistant", "tool_call": "assistant: tool call",
+            "tool_result": "tool result", "tools": "declared tools"}
 
 
 def fenced(text: str) -> str:

@@ -1,7 +1,7 @@
 """The content check: secrets, PII, boilerplate, encoding damage, placeholders, repetition."""
 from __future__ import annotations
 
-import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -12,8 +12,8 @@ import orjson
 
 from fineaudit.content_patterns import (find_boilerplate, find_encoding, find_pii, find_placeholders,
                                         find_secrets, is_near_empty, mask, repeated_unit)
-from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.formats import as_text, chat_messages
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
+from fineaudit.formats import fields
 
 FINDINGS_PER_BATCH = 1000  # enough to act on; counts stay exact beyond it
 ACTIONS = ("fail", "warn", "ignore")
@@ -88,37 +88,25 @@ ACTIONS_FIELDS = {name for name, _ in ACTION_OF.values()}
 # --------------------------------------------------------------------------- fields of a record
 
 
-def text_fields(obj: Any, layout: str) -> Iterator[tuple[str, str, str]]:
-    """(field path, role, text) of every text field; role is system/prompt/response/rejected/other."""
+def text_fields(obj: Any, layout: str, options: ReadOptions | None = None) -> Iterator[tuple[str, str, str]]:
+    """(field path, role, text) of every text field; role is system/prompt/response/rejected/other.
+
+    Besides the layout's parts, every other top-level string (ids, notes, metadata) is scanned
+    too: a key in a side column is still a leaked key."""
     if not isinstance(obj, dict):
         return
-    if layout == "chat" or "messages" in obj or "conversations" in obj:
-        for m in chat_messages(obj):
-            if isinstance(m.content, (str, list)):
-                where = m.path if m.path == "system" else f"{m.path}.{'content' if 'messages' in obj else 'value'}"
-                yield where, _ROLE.get(m.role, "other"), as_text(m.content)
-            if m.tool_calls:  # arguments are trained on too: a key in them is memorized like any other
-                yield f"{m.path}.tool_calls", "other", json.dumps(m.tool_calls, ensure_ascii=False)
-        return
+    parts = fields(obj, layout, options)
+    for part in parts:
+        yield part.path, _ROLE.get(part.role, "other"), part.text
+    covered = {re.split(r"[.\[]", part.path, maxsplit=1)[0] for part in parts}
     for key, value in obj.items():
-        if isinstance(value, str):
-            yield key, _KEY_ROLE.get(key, "other"), value
-        elif key == "history" and isinstance(value, list):  # LLaMA-Factory: [[query, answer], ...]
-            yield from _history(value)
+        if isinstance(value, str) and key not in covered:
+            yield key, "other", value
 
 
-_ROLE = {"system": "system", "user": "prompt", "assistant": "response"}
-_KEY_ROLE = {"instruction": "prompt", "input": "prompt", "prompt": "prompt", "output": "response",
-             "response": "response", "completion": "response", "chosen": "response",
-             "rejected": "rejected", "system": "system", "text": "other"}
-
-
-def _history(turns: list[Any]) -> Iterator[tuple[str, str, str]]:
-    for i, pair in enumerate(turns):
-        if isinstance(pair, list):
-            for j, (role, text) in enumerate(zip(("prompt", "response"), pair)):
-                if isinstance(text, str):
-                    yield f"history[{i}][{j}]", role, text
+# what each part is to the content rules: answers get the response-only detectors
+_ROLE = {"system": "system", "prompt": "prompt", "response": "response", "chosen": "response",
+         "rejected": "rejected"}
 
 
 # --------------------------------------------------------------------------- scanning
@@ -140,10 +128,11 @@ def scan_text(text: str, role: str, p: ContentParams) -> Iterator[tuple[str, str
             yield "content.repetition", unit
 
 
-def scan_record(obj: Any, layout: str, p: ContentParams) -> dict[str, tuple[str, str]]:
+def scan_record(obj: Any, layout: str, p: ContentParams,
+                options: ReadOptions | None = None) -> dict[str, tuple[str, str]]:
     """code -> (field, matched text) of its first occurrence in the record."""
     first: dict[str, tuple[str, str]] = {}
-    for where, role, text in text_fields(obj, layout):
+    for where, role, text in text_fields(obj, layout, options):
         for code, matched in scan_text(text, role, p):
             first.setdefault(code, (where, matched))
     return first
@@ -166,13 +155,13 @@ class ContentTally:
         return self
 
 
-def scan_batch(layout: str, p: ContentParams, batch: RecordBatch) -> ContentTally:
+def scan_batch(layout: str, p: ContentParams, batch: RecordBatch, options: ReadOptions | None = None) -> ContentTally:
     tally = ContentTally()
     for i, raw in enumerate(batch.raw):
         if batch.error[i] is not None:
             continue  # format reports it
         tally.scanned += 1
-        hits = scan_record(orjson.loads(raw), layout, p)
+        hits = scan_record(orjson.loads(raw), layout, p, options)
         tally.by_code.update(hits.keys())
         tally.by_category.update({CATEGORY[code] for code in hits})
         for code, (where, matched) in sorted(hits.items()):
@@ -242,7 +231,7 @@ class ContentChecker(Checker):
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: ContentParams = ctx.params
         tally = ContentTally()
-        for part in data.map_batches(partial(scan_batch, ctx.format, p), desc="scanning content"):
+        for part in data.map_batches(partial(scan_batch, ctx.format, p, options=ctx.options), desc="scanning content"):
             tally.add(part)
         # failing kinds (secrets) before warnings, so the first findings shown explain the status
         rank = {"fail": 0, "warn": 1}

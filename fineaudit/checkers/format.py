@@ -11,7 +11,7 @@ import orjson
 import xxhash
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.layout_rules import load_output_schema, record_problems
+from fineaudit.layout_rules import WARN_CODES, decode_problems, load_output_schema
 
 FINDINGS_PER_BATCH = 2000  # enough to report; counts stay exact beyond it
 EXAMPLES = 20  # minority records named per style finding
@@ -127,7 +127,7 @@ def _note_style(tally: FormatTally, index: int, response: str, text: str, system
             tally.system_prompts[xxhash.xxh3_64_intdigest(system.encode("utf-8"))] += 1
 
 
-def tally_batch(layout: str, batch: RecordBatch, output_schema: str = "") -> FormatTally:
+def tally_batch(layout: str, batch: RecordBatch) -> FormatTally:
     tally = FormatTally()
     for i, raw in enumerate(batch.raw):
         index, line, error = batch.index[i], batch.line[i], batch.error[i]
@@ -145,9 +145,9 @@ def tally_batch(layout: str, batch: RecordBatch, output_schema: str = "") -> For
         entry[0] += 1
         if len(entry) < 21:
             entry.append(index)
-        problems = record_problems(obj, layout, output_schema)
+        problems = decode_problems(batch.problems[i])  # judged once at load
         _note_style(tally, index, batch.response[i], batch.text[i], batch.system[i], layout)
-        if problems:
+        if not batch.valid[i]:
             tally.invalid += 1
         for code, where, message in problems:
             tally.errors_by_kind[code] += 1
@@ -179,9 +179,14 @@ class FormatChecker(Checker):
         "format.unknown_role": "a chat turn has a role other than system/user/assistant/tool",
         "format.empty_content": "a chat turn's content is empty or whitespace",
         "format.system_not_first": "a system message that is not the first turn",
-        "format.no_user_turn": "a chat without a user turn",
+        "format.no_user_turn": "a chat without a user turn (warns: most trainers accept it)",
         "format.no_assistant_turn": "a chat without an assistant turn",
-        "format.last_turn_not_assistant": "a chat whose last turn is not the assistant's",
+        "format.last_turn_not_assistant": "a chat whose last turn is not the assistant's (warns: trainers accept it, "
+                                          "but nothing after the last answer is learned)",
+        "format.answer_not_assistant": "a completion or preference answer whose turns are not the assistant's",
+        "format.content_part_type": "a content part of a type its role may not carry (video_url; an image in an "
+                                    "assistant turn)",
+        "format.image_url": "an image part whose URL is neither http(s) nor a data:image/...;base64, URL",
         "format.inconsistent_fields": "records carry different sets of top-level keys",
         "format.markdown_mix": "some responses use markdown and others do not (names the minority)",
         "format.punctuation_mix": "some responses end with final punctuation and others do not (names the minority)",
@@ -194,11 +199,9 @@ class FormatChecker(Checker):
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: FormatParams = ctx.params
         tally = FormatTally()
-        schema_text = load_output_schema(p.output_schema) if p.output_schema else ""
-        for part in data.map_batches(partial(tally_batch, ctx.format, output_schema=schema_text),
-                                     desc="validating format"):
+        for part in data.map_batches(partial(tally_batch, ctx.format), desc="validating format"):
             tally.add(part)
-        findings = sorted(tally.findings, key=lambda f: f.records)
+        findings = sorted(tally.findings, key=lambda f: (f.code in WARN_CODES, f.records))  # failures first
         findings += self._field_set_findings(tally)
         style_findings = _style_findings(tally, p) if p.warn_style_mix else []
         findings += style_findings
@@ -229,6 +232,10 @@ class FormatChecker(Checker):
             kinds = ", ".join(f"{code.split('.', 1)[1]} {n}" for code, n in tally.errors_by_kind.most_common(4))
             noun = "record" if tally.invalid == 1 else "records"
             return Status.FAIL, f"{tally.invalid} invalid {noun} ({tally.unparsable} unparsable): {kinds}"
+        warned = {code: n for code, n in tally.errors_by_kind.items() if code in WARN_CODES}
+        if warned:
+            kinds = ", ".join(f"{code.split('.', 1)[1]} {n}" for code, n in sorted(warned.items()))
+            return Status.WARN, f"records that most trainers accept but some templates reject: {kinds}"
         if p.warn_mixed_fields and len(tally.field_sets) > 1:
             return Status.WARN, f"records carry {len(tally.field_sets)} different sets of fields"
         return Status.PASS, "every record is valid" if not tally.invalid else \

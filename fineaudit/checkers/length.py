@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.formats import as_text, chat_messages
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
+from fineaudit.formats import fields
 from fineaudit.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
 
 FINDINGS_PER_BATCH = 200  # records named per batch and kind; the counts stay exact beyond it
@@ -57,28 +57,27 @@ class BatchLengths:
 
 
 PROMPT, RESPONSE, OTHER, REJECTED = 0, 1, 2, 3
-_CHAT_PART = {"user": PROMPT, "assistant": RESPONSE}
+# what each part of a record adds to: the prompt, the answer, or neither (system prompts, tool
+# declarations and results are read by the model, trained on by none); labels are not text
+_KIND = {"prompt": PROMPT, "response": RESPONSE, "chosen": RESPONSE, "tool_call": RESPONSE,
+         "rejected": REJECTED, "system": OTHER, "tools": OTHER, "tool_result": OTHER, "text": OTHER}
 
 
-def _record_parts(batch: RecordBatch, i: int, layout: str) -> tuple[list[tuple[int, str]], bool]:
-    """(part, text) of each turn or field of a record, and whether it has a response at all."""
+def _record_parts(batch: RecordBatch, i: int, layout: str,
+                  options: ReadOptions | None) -> tuple[list[tuple[int, str]], bool]:
+    """(kind, text) of each part of a record, and whether it has an answer at all (a chat
+    without an assistant turn is format's finding, not an empty response)."""
+    parts = [(_KIND[p.role], p.text) for p in fields(orjson.loads(batch.raw[i]), layout, options) if p.role in _KIND]
     if layout != "chat":
-        parts = [(OTHER, batch.system[i] or ""), (PROMPT, batch.prompt[i]), (RESPONSE, batch.response[i])]
-        if layout == "preference":  # DPO trains on prompt + rejected too: it is truncated like chosen
-            obj = orjson.loads(batch.raw[i])
-            parts.append((REJECTED, as_text(obj.get("rejected")) if isinstance(obj, dict) else ""))
         return [(kind, text) for kind, text in parts if text], True
-    obj = orjson.loads(batch.raw[i])
-    messages = chat_messages(obj) if isinstance(obj, dict) else []
-    # a chat without an assistant turn is format's finding, not an empty response
-    return ([(_CHAT_PART.get(m.role, OTHER), m.text) for m in messages],
-            any(m.role == "assistant" for m in messages))
+    return parts, any(kind == RESPONSE for kind, _ in parts)
 
 
 def measure_batch(spec: str, layout: str, per_message: int, per_record: int, max_length: int,
-                  near_empty: int, responses_expected: bool, batch: RecordBatch) -> BatchLengths:
+                  near_empty: int, responses_expected: bool, batch: RecordBatch,
+                  options: ReadOptions | None = None) -> BatchLengths:
     rows = [i for i, e in enumerate(batch.error) if e is None]
-    records = [_record_parts(batch, i, layout) for i in rows]
+    records = [_record_parts(batch, i, layout, options) for i in rows]
     # every text once, in one call per batch; prompt, response and total are sums of its counts
     counted = iter(count_tokens(spec, [text for parts, _ in records for _, text in parts]))
     sums = np.zeros((len(rows), 4), dtype=np.int64)
@@ -86,7 +85,7 @@ def measure_batch(spec: str, layout: str, per_message: int, per_record: int, max
         for kind, _ in parts:
             sums[k, kind] += next(counted)
     turns = np.array([max(len([p for p in parts if p[0] != REJECTED]), batch.turns[i]) if layout != "chat"
-                      else len(parts) for (parts, _), i in zip(records, rows)], dtype=np.int64)
+                      else batch.turns[i] for (parts, _), i in zip(records, rows)], dtype=np.int64)
     # a preference pair is two sequences, prompt + chosen and prompt + rejected: the longer one counts
     answer = np.maximum(sums[:, RESPONSE], sums[:, REJECTED])
     total = sums[:, PROMPT] + sums[:, OTHER] + answer + per_message * turns + per_record
@@ -176,7 +175,8 @@ class LengthChecker(Checker):
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: LengthParams = ctx.params
         fn = partial(measure_batch, p.tokenizer, ctx.format, p.tokens_per_message,
-                     p.tokens_per_record, p.max_length, p.near_empty_tokens, ctx.format != "classification")
+                     p.tokens_per_record, p.max_length, p.near_empty_tokens,
+                     ctx.format not in ("classification", "text"), options=ctx.options)
         parts = data.map_batches(fn, desc="counting tokens")
         index = np.concatenate([b.index for b in parts]) if parts else np.zeros(0, np.int64)
         lengths = {name: np.concatenate([getattr(b, name) for b in parts]) if parts else np.zeros(0, np.int64)

@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
-
-import orjson
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.layout_rules import record_problems
 
 
 @dataclass(frozen=True)
@@ -16,10 +12,10 @@ class SizeParams:
     warn_records: int = field(default=500, metadata={"help": "warn below this many valid records"})
 
 
-def count_valid(layout: str, batch: RecordBatch) -> int:
-    """Records that parse and fit their layout (schema and chat rules): what a trainer can use."""
-    return sum(1 for raw, e in zip(batch.raw, batch.error)
-               if e is None and not record_problems(orjson.loads(raw), layout))
+def count_valid(batch: RecordBatch) -> int:
+    """Records that parse and fit their layout (schema, chat rules, output schema): what a
+    trainer can use; decided once at load, so size and format read the same answer."""
+    return sum(batch.valid)
 
 
 class SizeChecker(Checker):
@@ -39,7 +35,7 @@ class SizeChecker(Checker):
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: SizeParams = ctx.params
-        valid = sum(data.map_batches(partial(count_valid, ctx.format)))
+        valid = sum(data.map_batches(count_valid))
         metrics = {"records": len(data), "valid_records": valid}
         thresholds = {"min_records": p.min_records, "warn_records": p.warn_records}
         if valid < p.min_records:

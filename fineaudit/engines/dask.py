@@ -34,6 +34,7 @@ from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, block_bat
                                         plan_blocks, sample_indices)
 from fineaudit.engines.spool import (first_indices, forget_readers, from_arrow, read_spool_batch,
                                      shards_of, spool_block, spool_refs, to_arrow)
+from fineaudit.formats import ReadOptions
 from fineaudit.loaders import Source
 from fineaudit.progress import track_step
 
@@ -156,9 +157,9 @@ class DaskEngine:
     def workers(self) -> int:
         return max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def load(self, source: Source, layout: str, role: str, label_field: str | None,
+    def load(self, source: Source, layout: str, role: str, options: ReadOptions | str | None,
              fmt_name: str | None = None) -> DaskRecords:
-        spec = BatchSpec(layout, role, label_field, self.batch_size)
+        spec = BatchSpec(layout, role, options, self.batch_size)
         folder = f"{self.folder}/{role}-{self._loads}"
         self._loads += 1
         with track_step(self.progress, f"loading {role}", None):

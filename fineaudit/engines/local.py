@@ -30,6 +30,7 @@ from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_w
                                         line_offsets, plan_blocks, sample_indices)
 from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch,
                                      shards_of, spool_block, spool_refs, write_spool)
+from fineaudit.formats import ReadOptions
 from fineaudit.loaders import Source
 from fineaudit.progress import track_step
 
@@ -95,9 +96,9 @@ class LocalEngine:
         self._pool: ProcessPoolExecutor | None = None
         self._loads = 0
 
-    def load(self, source: Source, layout: str, role: str, label_field: str | None,
+    def load(self, source: Source, layout: str, role: str, options: ReadOptions | str | None,
              fmt_name: str | None = None) -> LocalRecords:
-        spec = BatchSpec(layout, role, label_field, self.batch_size)
+        spec = BatchSpec(layout, role, options, self.batch_size)
         stem = str(self._workdir / f"{role}-{self._loads}")
         self._loads += 1
         with track_step(self.progress, f"loading {role}", None) as task:

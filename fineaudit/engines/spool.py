@@ -20,12 +20,9 @@ from fineaudit.engines.grouping import BatchSpec, Block, LineCount, batch_length
 from fineaudit.formats import RawItem
 from fineaudit.loaders import Source
 
-SPOOL_SCHEMA = pa.schema([
-    ("index", pa.int64()), ("line", pa.int64()), ("prompt", pa.large_string()),
-    ("response", pa.large_string()), ("text", pa.large_string()), ("label", pa.string()),
-    ("system", pa.large_string()), ("turns", pa.int32()), ("raw", pa.large_string()),
-    ("error", pa.string()),
-])
+_ARROW_TYPES = {"int64": pa.int64(), "int32": pa.int32(), "text": pa.large_string(), "short": pa.string(),
+                "bool": pa.bool_()}
+SPOOL_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in RecordBatch.COLUMN_KINDS.items()])
 
 
 def to_arrow(batch: RecordBatch) -> pa.RecordBatch:

@@ -62,7 +62,7 @@ CALL = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
     [USER, CALL],  # OpenAI function calling: the call is the answer, no content
     [USER, {**CALL, "content": None}],
     [USER, {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}],
-    [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}, ASSISTANT],
+    [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}, ASSISTANT],
 ])
 def test_tool_calls_and_content_parts_are_valid(tmp_path: Path, messages: list[dict[str, Any]]) -> None:
     result = format_of(write_jsonl(tmp_path / "d.jsonl", [{"messages": messages}] * 3))
