@@ -19,6 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar, Tibetan):
+# a \w+ run there is a whole clause, so two texts on one topic share no "word"; their
+# vocabulary is compared in character bigrams instead (the usual unit for unsegmented text).
+_UNSPACED_CHARS = ("\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
+                   "\u1000-\u109f\u1780-\u17ff\u0f00-\u0fff\U00020000-\U0002fa1f")
+_TERM = re.compile(f"([{_UNSPACED_CHARS}]+)|[^\\W{_UNSPACED_CHARS}]+")
 
 
 # --------------------------------------------------------------------------- classifier test
@@ -181,7 +187,18 @@ def length_shift(train_lengths: Sequence[int], production_lengths: Sequence[int]
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """Vocabulary terms: lower-cased words, and character bigrams of runs in unspaced scripts."""
+    lower = text.lower()
+    if text.isascii():
+        return _WORD.findall(lower)
+    terms: list[str] = []
+    for m in _TERM.finditer(lower):
+        run = m.group(1)
+        if run is None:
+            terms.append(m.group())
+        else:
+            terms.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
+    return terms
 
 
 def js_divergence(a: Counter[str], b: Counter[str]) -> float:
