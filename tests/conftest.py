@@ -17,6 +17,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REALDATA = SHARED / "realdata"
 MAKE_CORPUS = SHARED / "bench" / "make_corpus.py"
+# small redistributable real files copied into the repository (see tests/data/README.md)
+DATA = REPO / "tests" / "data"
+
+
+def real_file(relative: str) -> Path:
+    """A real public dataset by its path under realdata/: the repository's copy in tests/data
+    when the license lets us carry it, else ../shared/realdata; the test skips, saying why,
+    when neither is there (a user's clone without ../shared)."""
+    for root in (DATA, REALDATA):
+        if (root / relative).exists():
+            return root / relative
+    pytest.skip(f"{relative}: not in tests/data (its license keeps it out of the repository) and "
+                f"{REALDATA} is absent: run from a checkout with shared/ beside it")
 
 
 def chat(user: str, assistant: str, system: str | None = None) -> dict[str, Any]:
