@@ -1,0 +1,122 @@
+"""Reports in every form, through one table and one write path.
+
+    from fineaudit.render import RENDERERS, write_report
+    write_report("html", [report], "out/report.html")     # atomic; "-" writes to stdout
+
+A new report format is one module with a `render(reports) -> str` function and one row in
+RENDERERS. The CLI, `Report.write_*` and the transformers callback all write through
+`write_report`, so every report file is written the same way: a temporary file beside the
+target (opened O_EXCL|O_NOFOLLOW, so a planted link or file is never followed or reused),
+fsync, then one rename; on any error the temporary file is removed and the target is untouched.
+Renderers import `core`, never the reverse.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from fineaudit.core import Report
+
+
+class Renderer(NamedTuple):
+    name: str
+    suffix: str  # the file extension a report of this kind is written with
+    render: Callable[[Sequence[Report]], str]
+
+
+def _json(reports: Sequence[Report]) -> str:
+    from fineaudit.render.json_report import render_json
+
+    return render_json(reports)
+
+
+def _markdown(reports: Sequence[Report]) -> str:
+    from fineaudit.render.markdown import render_markdown
+
+    return render_markdown(reports)
+
+
+def _html(reports: Sequence[Report]) -> str:
+    from fineaudit.render.html import render_html
+
+    return render_html(reports)
+
+
+def _junit(reports: Sequence[Report]) -> str:
+    from fineaudit.render.junit import render_junit
+
+    return render_junit(reports)
+
+
+def _terminal(reports: Sequence[Report]) -> str:
+    from fineaudit.render.terminal import render_terminal_text
+
+    return render_terminal_text(reports)
+
+
+# imports are deferred so that `fineaudit audit` without --html never loads jinja2
+RENDERERS: dict[str, Renderer] = {
+    "terminal": Renderer("terminal", ".txt", _terminal),
+    "json": Renderer("json", ".json", _json),
+    "markdown": Renderer("markdown", ".md", _markdown),
+    "html": Renderer("html", ".html", _html),
+    "junit": Renderer("junit", ".xml", _junit),
+}
+
+
+def render_report(kind: str, reports: Sequence[Report]) -> str:
+    """The reports as text of that kind (a key of RENDERERS)."""
+    if kind not in RENDERERS:
+        raise ValueError(f"unknown report kind {kind!r}; known: {', '.join(RENDERERS)}")
+    return RENDERERS[kind].render(list(reports))
+
+
+def write_report(kind: str, reports: Sequence[Report], path: str | Path) -> None:
+    """Render and write atomically to `path` (`-`: standard output)."""
+    text = render_report(kind, reports)
+    if str(path) == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    atomic_write(path, text if text.endswith("\n") else text + "\n")
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` whole or not at all; never through a link; no temp file left."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    # lone surrogates (from odd JSON escapes) cannot be encoded; they become U+FFFD, not an error
+    data = text.encode("utf-8", errors="replace")
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:  # KeyboardInterrupt and SIGTERM too: leave nothing behind
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    # the rename is durable only once the folder itself is synced (POSIX; Windows has no such fd)
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+__all__ = ["RENDERERS", "Renderer", "render_report", "write_report", "atomic_write"]

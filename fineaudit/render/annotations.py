@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fineaudit.core import CheckResult, Finding, Report, Status
+from fineaudit.render.safe_text import annotation_message, annotation_property
 
 PER_CHECK = 5
 
@@ -63,12 +64,12 @@ def _command(level: str, props: dict[str, str], message: str) -> str:
 
 def _escape_data(text: str) -> str:
     # the escaping GitHub's toolkit applies (@actions/core command.ts): a newline in dataset
-    # text must not end the command and start another one
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # text must not end the command and start another one; secrets masked, controls escaped
+    return annotation_message(text)
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return annotation_property(text)
 
 
 def in_github_actions() -> bool:

@@ -7,11 +7,14 @@ from typing import Any
 
 from fineaudit.core import Report, json_default
 from fineaudit.formats import schema
+from fineaudit.render.safe_text import json_strings
 
 
 def render_json(reports: Sequence[Report]) -> str:
     """One report as an object; several as an array (the contract's rule for several DATA)."""
     value: Any = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
+    # secrets masked in every string, keys included (file names, labels, config values)
+    value = json_strings(json.loads(json.dumps(value, ensure_ascii=False, default=json_default)))
     return json.dumps(value, indent=2, ensure_ascii=False, default=json_default)
 
 

@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from fineaudit.core import CheckResult, Report, Status
-from fineaudit.render.finding_text import finding_line
+from fineaudit.render.finding_text import finding_line, more_line
+from fineaudit.render.safe_text import xml
 
 FINDINGS_IN_FAILURE = 10
 
@@ -26,7 +27,7 @@ def render_junit(reports: Sequence[Report]) -> str:
 
 def _suite(report: Report) -> ET.Element:
     dataset = report.dataset.path or "(in memory)"
-    suite = ET.Element("testsuite", name=f"fineaudit: {dataset}", timestamp=report.created or "")
+    suite = ET.Element("testsuite", name=_clean(f"fineaudit: {dataset}"), timestamp=report.created or "")
     props = ET.SubElement(suite, "properties")
     for key, value in (("verdict", report.verdict), ("score", f"{report.score:.1f}"),
                        ("records", str(report.dataset.records)), ("format", report.dataset.format),
@@ -44,10 +45,10 @@ def _suite(report: Report) -> ET.Element:
 
 
 def _case(result: CheckResult, report: Report, dataset: str) -> ET.Element:
-    case = ET.Element("testcase", name=result.name, classname=f"fineaudit.{dataset}",
+    case = ET.Element("testcase", name=_clean(result.name), classname=_clean(f"fineaudit.{dataset}"),
                       time=f"{result.duration_s:.3f}")
     if report.dataset.path:
-        case.set("file", report.dataset.path)
+        case.set("file", _clean(report.dataset.path))
     if result.status is Status.SKIPPED:
         ET.SubElement(case, "skipped", message=_clean(result.summary))
     elif result.blocks_verdict(report.fail_on):
@@ -63,9 +64,9 @@ def _case(result: CheckResult, report: Report, dataset: str) -> ET.Element:
 
 def _details(result: CheckResult, report: Report) -> str:
     lines = [f"{f.code} {finding_line(f, 300, report.dataset)}" for f in result.findings[:FINDINGS_IN_FAILURE]]
-    more = result.findings_total - len(lines)
-    if more > 0:
-        lines.append(f"... and {more} more findings")
+    more = more_line(result.findings_total, len(lines))
+    if more:
+        lines.append(more)
     return _clean("\n".join([result.summary, *lines]))
 
 
@@ -75,13 +76,9 @@ def _count(root: ET.Element, suites: list[ET.Element]) -> None:
 
 
 def _clean(text: str) -> str:
-    # XML 1.0 cannot hold control characters, lone surrogates or U+FFFE/U+FFFF even escaped;
-    # dataset text may contain them, so they are written as visible escapes instead
-    return "".join(ch if _xml_char(ord(ch)) else f"\\u{ord(ch):04x}" for ch in text)
-
-
-def _xml_char(code: int) -> bool:
-    return code in (0x9, 0xA, 0xD) or 0x20 <= code < 0xD800 or 0xE000 <= code < 0xFFFE or code > 0xFFFF
+    # secrets masked; characters XML 1.0 cannot hold even escaped (controls, lone surrogates,
+    # U+FFFE/U+FFFF) written as visible escapes: one function for every attribute and text
+    return xml(text)
 
 
 __all__ = ["render_junit"]

@@ -154,11 +154,12 @@ def test_charts_render_in_chromium(browser: Any, tmp_path: Path) -> None:
     charts = browser.execute_script("""return [...document.querySelectorAll('svg.chart')].map(s => {
         const box = s.getBoundingClientRect();
         return {w: box.width, h: box.height, shapes: s.querySelectorAll('rect, circle').length,
-                lines: s.querySelectorAll('line').length};
+                title: s.querySelector('title').textContent,
+                limits: s.querySelectorAll('line[stroke-dasharray]').length};
     })""")
     assert len(charts) == 5
     assert all(c["w"] > 100 and c["h"] > 50 and c["shapes"] > 0 for c in charts)
-    assert charts[0]["lines"] == 1  # the max_length line on the histogram
+    assert [c["limits"] for c in charts if c["title"] == "Tokens per record"] == [1]  # max_length
     uncovered = browser.execute_script(
         "return [...document.querySelectorAll('svg.chart-scatter circle title')]"
         ".filter(t => t.textContent.includes('uncovered')).length")

@@ -50,5 +50,5 @@ def test_failure_carries_summary_and_first_findings() -> None:
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None and failure.get("message") == "format is fail"
     lines = failure.text.splitlines()
-    assert lines[1] == "format.kind line 1: bad <thing> & \\u0000 0"  # control character made visible
-    assert lines[-1] == "... and 5 more findings"
+    assert lines[1] == "format.kind line 1: bad <thing> & \\x00 0"  # control character made visible
+    assert lines[-1] == "… and 5 more findings"

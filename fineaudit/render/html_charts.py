@@ -1,0 +1,252 @@
+"""Charts of the HTML report as geometry (inline SVG drawn by the template): what each check judges.
+
+- Token lengths: the histogram's bins (log-spaced by `length`) drawn at equal widths on a log
+  axis, with the `max_length` limit inside the axis, however far beyond the data it lies.
+- Labels: every class when there are up to MAX_ALL_LABELS, else the largest and the smallest
+  with the number in between; the smallest classes are what balance is about, so they are never
+  the ones left out. The `min_class_count` limit is a line, and classes under it are red.
+- Duplicate group and cluster sizes; drift's 2-D projection.
+Labels and values are plain strings: the template escapes them.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fineaudit.core import CheckResult
+
+MAX_ALL_LABELS = 120  # up to this many classes, every one has its bar
+LABELS_EACH_END = 40  # beyond it: the 40 largest, then the 40 smallest
+PALETTE = ("#d1242f", "#e36209", "#8250df", "#bf3989", "#0969da", "#1a7f37", "#9a6700", "#57606a")
+BLUE, RED = "#0969da", "#cf222e"
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    w: float
+    h: float
+    label: str
+    value: str
+    fill: str = BLUE
+
+
+@dataclass(frozen=True)
+class Chart:
+    kind: str  # "bars" | "hbars" | "scatter"
+    title: str
+    width: int
+    height: int
+    bars: tuple[Bar, ...] = ()
+    marks: tuple[dict[str, Any], ...] = ()  # lines, ticks and points, each a dict for the template
+    note: str = ""
+
+
+# --------------------------------------------------------------------------- token lengths
+
+
+def histogram_chart(metrics: Mapping[str, Any]) -> Chart | None:
+    """Tokens per record, with the max_length limit as a red line inside the axis."""
+    hist = metrics.get("histogram")
+    if not isinstance(hist, Mapping):
+        return None
+    edges = [float(e) for e in hist.get("edges") or [] if _is_number(e)]
+    counts = [c for c in hist.get("counts") or [] if _is_number(c)]
+    if not counts or len(edges) != len(counts) + 1:
+        return None
+    limit = metrics.get("max_length")
+    limit = float(limit) if _is_number(limit) and math.isfinite(limit) else None
+    width, height, left, bottom, right = 640, 220, 48, 30, 14
+    scale = _axis_scale(edges)
+    lo, hi = scale(edges[0]), scale(max(edges[-1], limit * 1.08 if limit and limit > 0 else edges[-1]))
+    per_unit = (width - left - right) / ((hi - lo) or 1.0)
+    top = max(counts) or 1
+    plot_h = height - bottom - 14
+
+    def x_of(value: float) -> float:
+        return left + (scale(max(value, edges[0])) - lo) * per_unit
+
+    bars = tuple(Bar(x=x_of(edges[i]), y=height - bottom - c / top * plot_h,
+                     w=max(1.0, x_of(edges[i + 1]) - x_of(edges[i]) - 1), h=c / top * plot_h,
+                     label=f"{_num(edges[i])}–{_num(edges[i + 1])} tokens", value=_num(c))
+                 for i, c in enumerate(counts))
+    marks = [_tick(x_of(v), height - bottom + 14, _num(v), "middle") for v in _ticks(edges[0], edges[-1], scale)]
+    marks.append(_tick(left - 4, 18, _num(top), "end"))
+    marks.append({"type": "axis", "x1": left, "x2": width - right, "y": height - bottom})
+    if limit is not None:
+        marks.append({"type": "vline", "x": x_of(limit), "y1": 8, "y2": height - bottom,
+                      "label": f"max_length {_num(limit)}"})
+    kind = "log scale" if scale is _log else "linear scale"
+    return Chart("bars", "Tokens per record", width, height, bars, tuple(marks),
+                 note=f"records per token-length bin ({kind})")
+
+
+def _axis_scale(edges: Sequence[float]) -> Callable[[float], float]:
+    # length's bins are log-spaced: on a linear axis the short records, where most data sits,
+    # shrink to slivers; a log axis gives every bin its width
+    if edges[0] > 0 and edges[-1] / edges[0] > 20:
+        return _log
+    return _linear
+
+
+def _log(value: float) -> float:
+    return math.log10(max(value, 1e-9))
+
+
+def _linear(value: float) -> float:
+    return value
+
+
+def _ticks(lo: float, hi: float, scale: Callable[[float], float]) -> list[float]:
+    if scale is _log:
+        powers = [10.0 ** k for k in range(int(math.floor(math.log10(lo))), int(math.ceil(math.log10(hi))) + 1)]
+        return [lo] + [p for p in powers if lo * 2 < p < hi / 2] + [hi]
+    return [lo, (lo + hi) / 2, hi]
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def label_chart(metrics: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None) -> Chart | None:
+    """Records per label, largest first; every class, or both ends when there are very many."""
+    counts = metrics.get("counts")
+    if not isinstance(counts, Mapping) or not counts:
+        return None
+    items = sorted(((str(k), v) for k, v in counts.items() if _is_number(v)), key=lambda kv: (-kv[1], kv[0]))
+    if not items:
+        return None
+    shown, hidden = _label_rows(items)
+    minimum = (thresholds or {}).get("min_class_count")
+    minimum = float(minimum) if _is_number(minimum) else None
+    row = 20 if len(shown) <= 30 else 14
+    left, width, right = 190, 640, 60
+    top = max([v for _, v in items] + [minimum or 0]) or 1
+    per = (width - left - right) / top
+    bars, marks, y = [], [], 6.0
+    for i, (label, value) in enumerate(shown):
+        if hidden and i == LABELS_EACH_END:  # the gap between the largest and the smallest
+            marks.append(_tick(left, y + row - 4, f"… {hidden[0]} classes between "
+                               f"({_num(hidden[1])} records) …", "start"))
+            y += row
+        under = minimum is not None and value < minimum
+        bars.append(Bar(x=left, y=y, w=max(1.0, value * per), h=row - 4, label=_clip(label, 30),
+                        value=_num(value), fill=RED if under else BLUE))
+        y += row
+    if minimum is not None:
+        marks.append({"type": "vline", "x": left + minimum * per, "y1": 2, "y2": y,
+                      "label": f"min_class_count {_num(minimum)}"})
+    note = f"{len(items)} classes" + (f", {hidden[0]} in the middle not drawn" if hidden else ", all drawn")
+    if minimum is not None:
+        note += f"; red: fewer than {_num(minimum)} records"
+    return Chart("hbars", "Records per label", width, int(y + 8), tuple(bars), tuple(marks), note=note)
+
+
+def _label_rows(items: list[tuple[str, Any]]) -> tuple[list[tuple[str, Any]], tuple[int, float] | None]:
+    if len(items) <= MAX_ALL_LABELS:
+        return items, None
+    middle = items[LABELS_EACH_END:-LABELS_EACH_END]
+    return items[:LABELS_EACH_END] + items[-LABELS_EACH_END:], (len(middle), sum(v for _, v in middle))
+
+
+# --------------------------------------------------------------------------- duplicates, drift
+
+
+def sizes_chart(metrics: Mapping[str, Any], key: str, title: str) -> Chart | None:
+    """How many duplicate groups (or clusters) have 2, 3, ... members."""
+    sizes = metrics.get(key)
+    if not isinstance(sizes, Mapping) or not sizes:
+        return None
+    items = sorted(((int(k), v) for k, v in sizes.items() if str(k).isdigit() and _is_number(v)))
+    if not items:
+        return None
+    slot = min(56.0, 582 / len(items))  # a few sizes must not become a few huge slabs
+    width, height, left, bottom = int(48 + 10 + slot * len(items)), 180, 48, 28
+    top = max(v for _, v in items) or 1
+    bars = tuple(Bar(x=left + i * slot + 2, y=height - bottom - v / top * (height - bottom - 12),
+                     w=max(1.0, slot - 4), h=v / top * (height - bottom - 12),
+                     label=f"{size} members", value=_num(v)) for i, (size, v) in enumerate(items))
+    ticks = [_tick(b.x + b.w / 2, height - bottom + 14, str(size), "middle") for b, (size, _) in zip(bars, items)]
+    ticks.append(_tick(left - 4, 16, _num(top), "end"))
+    return Chart("bars", title, width, height, bars, tuple(ticks), note="groups per size (members)")
+
+
+def projection_chart(metrics: Mapping[str, Any]) -> Chart | None:
+    """Production against training in 2-D; uncovered production clusters in colour."""
+    proj = metrics.get("projection")
+    if not isinstance(proj, Mapping):
+        return None
+    train, prod = _points(proj.get("train")), _points(proj.get("production"))
+    if not train and not prod:
+        return None
+    clusters = list(proj.get("production_cluster") or [])
+    size, pad = 420, 14
+    xs, ys = [p[0] for p in train + prod], [p[1] for p in train + prod]
+    lo_x, hi_x, lo_y, hi_y = min(xs), max(xs), min(ys), max(ys)
+    sx = (size - 2 * pad) / ((hi_x - lo_x) or 1.0)
+    sy = (size - 2 * pad) / ((hi_y - lo_y) or 1.0)
+
+    def place(p: tuple[float, float]) -> tuple[float, float]:
+        return pad + (p[0] - lo_x) * sx, size - pad - (p[1] - lo_y) * sy
+
+    marks: list[dict[str, Any]] = [{"type": "dot", "cx": x, "cy": y, "r": 2.5, "fill": "#afb8c1",
+                                    "label": "train"} for x, y in map(place, train)]
+    for i, p in enumerate(prod):
+        cluster = int(clusters[i]) if i < len(clusters) and _is_number(clusters[i]) else -1
+        x, y = place(p)
+        marks.append({"type": "dot", "cx": x, "cy": y, "r": 3.5 if cluster >= 0 else 2.5,
+                      "fill": PALETTE[cluster % len(PALETTE)] if cluster >= 0 else BLUE,
+                      "label": f"production, uncovered cluster {cluster}" if cluster >= 0
+                      else "production, covered"})
+    uncovered = len({c for c in clusters if _is_number(c) and c >= 0})
+    note = (f"{proj.get('method', 'pca')} projection · grey: train · blue: production covered by train"
+            + (f" · colours: {uncovered} uncovered production clusters" if uncovered else ""))
+    return Chart("scatter", "Production against training", size, size, marks=tuple(marks), note=note)
+
+
+def charts_for(result: CheckResult) -> list[Chart]:
+    """Every chart whose metric this check reports, in a fixed order."""
+    m = result.metrics
+    candidates = [histogram_chart(m),
+                  label_chart(m, result.thresholds) if result.name == "label_balance" else None,
+                  sizes_chart(m, "group_sizes", "Duplicate groups by size"),
+                  sizes_chart(m, "cluster_sizes", "Near-duplicate clusters by size"),
+                  projection_chart(m)]
+    return [c for c in candidates if c is not None]
+
+
+CHARTED = frozenset({"histogram", "group_sizes", "cluster_sizes", "projection"})
+
+
+def _points(value: Any) -> list[tuple[float, float]]:
+    if not isinstance(value, Sequence):
+        return []
+    return [(float(p[0]), float(p[1])) for p in value
+            if isinstance(p, Sequence) and len(p) >= 2 and _is_number(p[0]) and _is_number(p[1])
+            and math.isfinite(p[0]) and math.isfinite(p[1])]
+
+
+def _tick(x: float, y: float, text: str, anchor: str) -> dict[str, Any]:
+    return {"type": "text", "x": x, "y": y, "text": text, "anchor": anchor}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+__all__ = ["Bar", "Chart", "charts_for", "histogram_chart", "label_chart", "sizes_chart", "projection_chart",
+           "CHARTED"]
