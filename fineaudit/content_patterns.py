@@ -232,21 +232,98 @@ def _is_public_ipv6(candidate: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class PhrasePattern:
+    """An assistant phrase in one language: every match contains one of the anchors."""
+
+    code: str
+    language: str
+    anchors: tuple[str, ...]  # lower-cased
+    regex: re.Pattern[str]  # run on the lower-cased text, apostrophes straightened
+
+
+def _phrase(code: str, language: str, anchors: str, regex: str) -> PhrasePattern:
+    return PhrasePattern(code, language, tuple(anchors.split("|")), re.compile(regex))
+
+
+_D, _R = "content.ai_disclaimer", "content.refusal"
+# AI self-identification and refusals in other languages, as chat models wrote them in
+# translated and distilled data (ShareGPT, Alpaca translations): "作为一个人工智能语言模型",
+# "Como modelo de lenguaje", "Als KI-Sprachmodell". Phrases, not single words: "IA" or "KI"
+# alone are ordinary words in articles about AI.
+MULTILINGUAL_BOILERPLATE: tuple[PhrasePattern, ...] = (
+    _phrase(_D, "zh", "人工智能|语言模型|ai|个人|助手|openai",
+            r"(?:作为|身为|我是|我只是|我是一[个名]|我只是一[个名])(?:一[个名])?(?:由\S{1,15}?(?:开发|训练|创建|打造)的)?"
+            r"(?:ai|人工智能|大型语言模型|语言模型|ai语言模型|人工智能语言模型|ai助手|人工智能助手)"
+            r"|我(?:没有|并没有|不具备)(?:任何)?个人(?:的)?(?:观点|感情|情感|意见|情绪|喜好|信仰)"),
+    _phrase(_R, "zh", "不能|无法|抱歉|对不起",
+            r"(?:很抱歉|抱歉|对不起)[，,。]?\s*(?:我|但我|但是我)(?:不能|无法|不可以)"
+            r"|我(?:不能|无法|不可以)(?:为你|为您)?(?:帮助|协助|提供|满足|完成|回答|生成)"),
+    _phrase(_D, "es", "modelo de lenguaje|inteligencia artificial|ia|opiniones|sentimientos",
+            r"\b(?:como|soy) (?:un |una )?(?:modelo de lenguaje|inteligencia artificial|asistente de ia)\b"
+            r"(?! (?:generativa|para|en|de la))|\b(?:como|soy) (?:una ia\b|ia,)"
+            r"|\bno tengo (?:opiniones|sentimientos|emociones|creencias)(?: personales)?"),
+    _phrase(_R, "es", "no puedo",
+            r"\blo siento,? (?:pero )?no puedo|\bno puedo (?:ayudar|ayudarte|ayudarle|proporcionar|cumplir|"
+            r"hacer eso|crear|generar|brindar)"),
+    _phrase(_D, "de", "ki|sprachmodell|künstliche intelligenz|meinungen|gefühle",
+            r"\b(?:als|bin ich|ich bin) (?:ein |eine )?(?:ki-sprachmodell|ki-assistent|ki-modell|sprachmodell|"
+            r"künstliche intelligenz|ki)\b(?=[ ,.]+(?:habe|bin|kann|verfüge|ich|nicht|und|,|\.))"
+            r"|\bich habe keine (?:persönlichen )?(?:meinungen|gefühle|emotionen|überzeugungen)"),
+    _phrase(_R, "de", "kann ich nicht|kann nicht|tut mir leid",
+            r"\bes tut mir leid,? aber ich kann|\bich kann (?:ihnen |dir )?(?:dabei |damit )?nicht "
+            r"(?:helfen|behilflich|weiterhelfen)|\bdas kann ich nicht (?:tun|machen)"),
+    _phrase(_D, "fr", "intelligence artificielle|modèle de langage|ia|opinions|sentiments",
+            r"\ben tant qu'(?:intelligence artificielle|ia|assistant|modèle)|\ben tant que (?:modèle de langage|"
+            r"assistant)|\bje suis (?:une? )?(?:intelligence artificielle|ia|modèle de langage)\b"
+            r"|\bje n'ai pas d'(?:opinions|sentiments|émotions)(?: personnel)?"),
+    _phrase(_R, "fr", "ne peux pas|désolé|pas en mesure",
+            r"\bje ne peux pas (?:vous |t')?(?:aider|fournir|répondre|faire cela|générer|créer)"
+            r"|\b(?:je suis )?désolée?,? (?:mais )?je ne peux pas|\bje ne suis pas en mesure de"),
+    _phrase(_D, "ja", "ai|人工知能|言語モデル|個人的",
+            r"(?:ai|人工知能|言語モデル|aiアシスタント|ai言語モデル)として|私は(?:\S{1,15}?によって)?(?:開発|訓練)?"
+            r"(?:された)?(?:ai|人工知能|言語モデル)(?:です|であり|なので|のため)"
+            r"|個人的な(?:意見|感情|好み)(?:は|を)(?:持って|持ち|ありません)"),
+    _phrase(_R, "ja", "申し訳|できません",
+            r"申し訳(?:ありません|ございません)が|(?:お手伝い|お答え|提供|回答|作成)(?:することは|することが)?できません"),
+    _phrase(_D, "ru", "ии|искусственн|языков|мнени|чувств",
+            r"(?:^|[^\w])(?:как|будучи|я|являюсь) (?:ии|искусственный интеллект|языковая модель|языковой моделью|"
+            r"модель ии|ии-ассистент)(?![\w-])|у меня нет (?:личных )?(?:мнений|чувств|эмоций|убеждений)"),
+    _phrase(_R, "ru", "не могу",
+            r"(?:извините|простите|к сожалению),? (?:но )?я не могу|я не могу (?:помочь|предоставить|выполнить|"
+            r"ответить|создать)"),
+    _phrase(_D, "pt", "modelo de linguagem|inteligência artificial|ia|opiniões|sentimentos",
+            r"\b(?:como|sou) (?:um |uma )?(?:modelo de linguagem|inteligência artificial|assistente de ia)\b"
+            r"(?! (?:generativa|para|em|de))|\b(?:como|sou) (?:uma ia\b|ia,)|\bnão tenho (?:opiniões|sentimentos|emoções|crenças)(?: pessoais)?"),
+    _phrase(_R, "pt", "não posso",
+            r"\b(?:desculpe|lamento),? (?:mas )?não posso|\bnão posso (?:ajudar|fornecer|cumprir|fazer isso|"
+            r"criar|gerar)"),
+)
+
+
 def find_boilerplate(text: str, lower: str) -> Iterator[Hit]:
     straight = lower.replace("\u2019", "'") if "\u2019" in lower else lower
+    found: set[str] = set()
     if any(a in straight for a in _BOILERPLATE_ANCHORS):
         if m := _AI_DISCLAIMER.search(straight):
+            found.add("content.ai_disclaimer")
             yield "content.ai_disclaimer", m.group()
     if any(a in straight for a in _REFUSAL_ANCHORS):
         if m := _REFUSAL.search(straight):
+            found.add("content.refusal")
             yield "content.refusal", m.group()
+    for pattern in MULTILINGUAL_BOILERPLATE:  # anchors first: nearly every text skips the regex
+        if pattern.code not in found and any(a in straight for a in pattern.anchors):
+            if m := pattern.regex.search(straight):
+                found.add(pattern.code)
+                yield pattern.code, m.group()
 
 
 def find_encoding(text: str, is_response: bool) -> Iterator[Hit]:
     if not text.isascii():
         if "\ufffd" in text:
             yield "content.replacement_char", _around(text, text.index("\ufffd"))
-        if ftfy.badness.is_bad(text):
+        if is_mojibake(text):
             yield "content.mojibake", _mojibake_excerpt(text)
     if m := _CONTROL.search(text):
         yield "content.control_chars", f"U+{ord(m.group()):04X} at offset {m.start()}"
@@ -258,6 +335,23 @@ def find_encoding(text: str, is_response: bool) -> Iterator[Hit]:
             # a response whose newlines were escaped twice teaches the model to write "\n";
             # in a prompt it is usually a quoted string of code
             yield "content.escape_sequence", "\\n"
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+# typographic punctuation that CJK text sets beside its own characters; next to a Latin-1
+# letter or sign (“é”, ½“杯”) ftfy's badness rule reads it as a mis-decoded UTF-8 sequence
+_TYPOGRAPHIC = re.compile(r"[\u2010-\u2027\u2030-\u205e\u00ab\u00bb\u00b7\u3000-\u303f\uff01-\uff0f"
+                          r"\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
+
+
+def is_mojibake(text: str) -> bool:
+    """ftfy's verdict, except in CJK text, where a run must be bad without its typographic
+    punctuation: correct Chinese with curly quotes beside a Latin letter is not mojibake."""
+    if not ftfy.badness.is_bad(text):
+        return False
+    if _CJK.search(text) is None:
+        return True
+    return ftfy.badness.is_bad(_TYPOGRAPHIC.sub(" ", text))
 
 
 def _mojibake_excerpt(text: str) -> str:
