@@ -58,11 +58,14 @@ class FineauditCallback(TrainerCallback):
         return control
 
     def _write(self, folder: Path) -> None:
+        # the one output path of every report: atomic, never through a planted link
+        from fineaudit.render import write_report
+
         folder.mkdir(parents=True, exist_ok=True)
         for name, report in (("fineaudit_report", self.report), ("fineaudit_eval_report", self.eval_report)):
             if report is not None:
-                report.write_json(folder / f"{name}.json")
-                report.write_html(folder / f"{name}.html")
+                write_report("json", [report], folder / f"{name}.json")
+                write_report("html", [report], folder / f"{name}.html")
 
 
 __all__ = ["FineauditCallback"]

@@ -56,6 +56,9 @@ def test_starts_on_clean_data(tmp_path: Path) -> None:
     tiny_trainer(tmp_path, callback, counter).train()
     assert callback.report is not None and callback.report.passed
     assert counter.steps == 2 and (tmp_path / "audit" / "fineaudit_report.json").exists()
+    # written through the one atomic output path: both reports whole, no temporary file left
+    assert sorted(p.name for p in (tmp_path / "audit").iterdir()) == [
+        "fineaudit_eval_report.html", "fineaudit_eval_report.json", "fineaudit_report.html", "fineaudit_report.json"]
 
 
 @pytest.mark.slow
