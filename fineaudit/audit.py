@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from fineaudit.config import TOP_LEVEL, Config, load_config
-from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, InputError, Records,
-                            Report, Status)
+from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Engine, InputError,
+                            Records, Report, Status)
 from fineaudit.content_patterns import redact_secrets
+from fineaudit.engines import make_engine
 from fineaudit.formats import PROMPTS, ReadOptions, check_format_name, prompts_layout
 from fineaudit.loaders import Source, held_out_split_at, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
-from fineaudit.registry import load_checkers
+from fineaudit.registry import load_checkers, undeclared_codes
 from fineaudit.scorer import readiness_score, verdict
 
 
@@ -93,19 +94,9 @@ def gate(data: Any, **kwargs: Any) -> Report:
     return report
 
 
-def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, client: Any) -> Any:
-    if name == "local":
-        from fineaudit.engines.local import LocalEngine
-
-        return LocalEngine(batch_size=cfg.batch_size, workers=cfg.workers or None, progress=sink)
-    if name == "dask":
-        try:
-            from fineaudit.engines.dask import DaskEngine
-        except ImportError as exc:
-            raise ConfigError(f"--engine dask needs Dask: pip install 'fineaudit[dask]' ({exc})") from None
-        return DaskEngine(batch_size=cfg.batch_size, progress=sink, scheduler=scheduler, client=client,
-                          workers=cfg.workers or None)
-    raise ConfigError(f"unknown engine {name!r}; valid engines: local, dask")
+def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, client: Any) -> Engine:
+    return make_engine(name, batch_size=cfg.batch_size, workers=cfg.workers or None, progress=sink,
+                       scheduler=scheduler, client=client)
 
 
 def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config,
@@ -141,6 +132,9 @@ def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sin
     else:
         try:
             result = cls().check(train, ctx)
+            stray = undeclared_codes(cls, (f.code for f in result.findings))
+            if stray:
+                raise TypeError(f"finding code {stray[0]!r} is not among the checker's declared codes")
         except Exception as exc:  # fail closed: a checker that breaks blocks the verdict
             result = CheckResult(name=name, status=Status.ERROR, score=0.0,
                                  summary=f"checker raised {type(exc).__name__}: {exc}")

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 from rich.console import Console
 
 from fineaudit.core import FineauditError, Report, Status
 from fineaudit.formats import FORMAT_CHOICES
+from fineaudit.output_paths import check_writable, emit, refuse_inputs
 from fineaudit.result_cache import CACHE_DIRNAME, CACHE_ENV, ResultCache
 
 EXIT_READY = 0
@@ -70,6 +74,8 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
         raise click.BadParameter("--scheduler needs --engine dask")
     for target in outputs:
         check_writable(target)
+    refuse_inputs({"--json": json_out, "--markdown": markdown_out, "--html": html_out, "--junit": junit_out},
+                  [*data, eval_path, production])
     config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt,
                             fields=parse_field_map(field_map))
     to_stdout = "-" in outputs  # then stdout holds only that report: the table goes to stderr
@@ -165,36 +171,28 @@ def _write_outputs(reports: list[Report], json_out: str | None, html_out: str | 
         _emit(junit_out, render_junit(reports))
 
 
-def check_writable(target: str | None) -> None:
-    """Fail before the work, not after it: the folder of an output must exist, and it must not be one."""
-    if not target or target == "-":
-        return
-    path = Path(target)
-    if path.is_dir():
-        raise FineauditError(f"{target}: is a folder; give a file name")
-    if not path.absolute().parent.is_dir():
-        raise FineauditError(f"{target}: folder {path.absolute().parent} does not exist")
-
-
-def _emit(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    path = Path(target)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8", errors="replace")  # lone surrogates from odd JSON
-    tmp.replace(path)
+_emit = emit  # every report, sample and config file goes through the one atomic writer
 
 
 @cli.command("checks")
-def checks_command() -> None:
-    """List the checkers: what each looks at, when it runs, its defaults and finding codes."""
+@click.argument("names", nargs=-1)
+def checks_command(names: Sequence[str]) -> None:
+    """List the checkers: what each looks at, when it runs, its defaults and finding codes.
+
+    With NAMES, each one's whole description: why it matters and how to fix what it finds."""
     from fineaudit.registry import load_checkers
 
-    for name, cls in load_checkers().items():
+    checkers = load_checkers()
+    unknown = [n for n in names if n not in checkers]
+    if unknown:
+        raise FineauditError(f"unknown check {unknown[0]!r}; valid checks: {', '.join(checkers)}")
+    for name, cls in checkers.items():
+        if names and name not in names:
+            continue
         runs = f"with --{cls.needs}" if cls.needs else cls.runs_when
         click.echo(f"{name}  (runs {runs})")
-        click.echo(f"    {cls.describe()}")
+        text = cls.documentation() if names else cls.describe()
+        click.echo("\n".join(f"    {line}" if line else "" for line in text.splitlines()))
         defaults = ", ".join(f"{k}={v!r}" for k, v in cls.defaults().items())
         if defaults:
             click.echo(f"    defaults: {defaults}")
@@ -237,6 +235,8 @@ def dedup_command(data: str, out: str, fmt: str | None, config_path: str | None,
 
     config = resolve_config(config_path, settings, format=fmt)
     check_writable(f"{out}.removed.jsonl")
+    # the sidecar too: `dedup X.removed.jsonl --out X` would write its sidecar over its input
+    refuse_inputs({"--out": out, "--out (its .removed.jsonl)": f"{out}.removed.jsonl"}, [data])
     summary = dedup_dataset(data, out, config=config)
     if not quiet:
         click.echo(summary)
@@ -255,16 +255,64 @@ def sample_command(data: str, count: int, seed: int, out: str | None, fmt: str |
     from fineaudit.audit import resolve_config
     from fineaudit.sampling import sample_dataset
 
+    if out and Path(out).suffix not in SAMPLE_SUFFIXES:
+        raise click.BadParameter(f"{out}: write the sample as .md (Markdown) or .jsonl (JSON Lines)",
+                                 param_hint="--out")
+    check_writable(out)
+    refuse_inputs({"--out": out}, [data])
     config = resolve_config(config_path, (), format=fmt)
     text = sample_dataset(data, count, seed=seed, config=config,
                           as_jsonl=bool(out and out.endswith(".jsonl")))
     _emit(out or "-", text)
 
 
+SAMPLE_SUFFIXES = (".md", ".markdown", ".txt", ".jsonl")
+
+
+class Stopped(BaseException):
+    """SIGTERM (or SIGINT, SIGHUP) arrived: unwind through every cleanup (worker processes, spool
+    folder, temporary output files), then exit 2 with one line. A BaseException, so that no
+    `except Exception` on the way swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    for sig in _STOP_SIGNALS:  # a second signal must not interrupt the cleanup of the first
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """Signal handlers for the run (main thread only: a library caller in a thread keeps its own)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _stop)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every failure to judge is one line on stderr and exit 2, never a traceback."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="fineaudit", standalone_mode=False)
+        with _stoppable():
+            cli.main(args=list(argv) if argv is not None else None, prog_name="fineaudit", standalone_mode=False)
+    except Stopped as exc:
+        return _error(f"stopped by {exc}; nothing was written")
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else EXIT_ERROR
     except click.exceptions.Exit as exc:
@@ -276,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FineauditError as exc:
         return _error(str(exc))
     except KeyboardInterrupt:
-        return _error("interrupted")
+        return _error("interrupted; nothing was written")
     except Exception as exc:  # noqa: BLE001 - a gate must not print a traceback at users
         if os.environ.get("FINEAUDIT_DEBUG"):
             raise

@@ -6,6 +6,7 @@ dataclasses so that they pickle to worker processes and Dask workers unchanged.
 """
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -224,6 +225,21 @@ class Records(Protocol):
         """A seeded uniform sample of at most n records, in index order; the same on every engine."""
 
 
+class Engine(Protocol):
+    """Where the passes run: loads sources into `Records` and cleans up what it started. Use it
+    as a context manager; `engines.make_engine` is the one factory."""
+
+    def load(self, source: Any, layout: str, role: str, options: ReadOptions | str | None,
+             fmt_name: str | None = None) -> Records:
+        """Parse a loader's source once (views and validity) and hold it for the passes."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: Any) -> None: ...
+
+
 class ProgressSink(Protocol):
     def track(self, desc: str, total: int | None = None) -> Any: ...
 
@@ -330,6 +346,19 @@ class Checker:
         """The first paragraph of the docstring: what the checker looks for."""
         doc = (cls.__doc__ or "").strip()
         return doc.split("\n\n")[0].replace("\n", " ").strip()
+
+    @classmethod
+    def documentation(cls) -> str:
+        """The whole docstring: what it looks for, "Why it matters:" and "Fix:"."""
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def section(cls, heading: str) -> str:
+        """One paragraph of the docstring by its heading ("Why it matters", "Fix"), without it."""
+        for paragraph in cls.documentation().split("\n\n"):
+            if paragraph.startswith(heading + ":"):
+                return " ".join(paragraph[len(heading) + 1:].split())
+        return ""
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib.metadata import entry_points
 
@@ -26,6 +27,8 @@ def load_checkers() -> dict[str, type[Checker]]:
             raise PluginError(f"checker plugin {ep.name!r} from package {package!r} failed to load: "
                               f"{type(exc).__name__}: {exc}") from exc
         _validate(ep.name, cls)
+        if cls.name in found and found[cls.name] is not cls:
+            raise PluginError(f"two checkers are named {cls.name!r}: {_origin(found[cls.name])} and {_origin(cls)}")
         found[cls.name] = cls
     return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
 
@@ -37,3 +40,16 @@ def _validate(entry_name: str, cls: object) -> None:
         raise PluginError(f"checker {cls.__name__} has no name")
     if not dataclasses.is_dataclass(cls.Params):
         raise PluginError(f"checker {cls.name!r}: Params must be a dataclass")
+    stray = sorted(code for code in cls.codes if not code.startswith(f"{cls.name}."))
+    if stray:
+        raise PluginError(f"checker {cls.name!r}: finding code {stray[0]!r} must start with '{cls.name}.'")
+
+
+def _origin(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def undeclared_codes(cls: type[Checker], codes: Iterable[str]) -> list[str]:
+    """Codes a checker emitted without declaring them in `codes` (`fineaudit checks` lists
+    those; a code users cannot look up is a checker bug, and the run fails closed on it)."""
+    return sorted(set(codes) - set(cls.codes))

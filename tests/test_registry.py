@@ -41,6 +41,28 @@ class BrokenChecker(Checker):
     name = "broken"
     def check(self, data, ctx):
         raise RuntimeError("disk on fire")
+
+class LambdaChecker(Checker):
+    """Maps a lambda: fine on one batch in-process, broken once workers get the batches."""
+    name = "lambdas"
+    def check(self, data, ctx):
+        return self.result(Status.PASS, str(sum(data.map_batches(lambda batch: len(batch)))), {})
+
+class ImpostorChecker(ShoutingChecker):
+    """Takes a name that is already taken."""
+    name = "size"
+
+class StrayCodeChecker(Checker):
+    """Emits a code it never declared."""
+    name = "stray"
+    codes = {"stray.declared": "declared"}
+    def check(self, data, ctx):
+        return self.result(Status.WARN, "x", {}, findings=[Finding("stray.undeclared", "x", (0,))])
+
+class WrongPrefixChecker(Checker):
+    """Declares a code of another checker."""
+    name = "prefix"
+    codes = {"size.too_small": "not mine"}
 '''
 
 
@@ -92,3 +114,48 @@ def test_a_plugin_that_fails_to_load_is_a_loud_error_naming_the_package(tmp_path
 def test_built_ins_arrive_through_the_entry_point_group_in_report_order() -> None:
     names = list(load_checkers())
     assert names[:2] == ["size", "format"]
+
+
+def test_a_function_that_cannot_be_pickled_is_a_clear_error_at_every_size(tmp_path: Path) -> None:
+    env = install_plugin(tmp_path / "site", {"lambdas": "LambdaChecker"})
+    for records in (50, 12_000):  # one batch in-process, and several batches in worker processes
+        data = write_jsonl(tmp_path / f"d{records}.jsonl", [chat(f"q{i}", "a") for i in range(records)])
+        run = subprocess.run([sys.executable, "-m", "fineaudit.cli", "audit", str(data), "--only", "lambdas",
+                              "--json", "-", "--no-cache"], env=env, capture_output=True, text=True, timeout=120)
+        lambdas = next(c for c in json.loads(run.stdout)["checks"] if c["name"] == "lambdas")
+        assert run.returncode == 1 and lambdas["status"] == "error", records
+        assert "needs a picklable function" in lambdas["summary"] and "<lambda>" in lambdas["summary"]
+
+
+def test_two_checkers_with_one_name_are_refused(tmp_path: Path) -> None:
+    env = install_plugin(tmp_path / "site", {"impostor": "ImpostorChecker"})
+    run = fineaudit(env, "checks")
+    assert run.returncode == 2 and "two checkers are named 'size'" in run.stderr
+
+
+def test_a_code_outside_the_checkers_prefix_is_refused(tmp_path: Path) -> None:
+    env = install_plugin(tmp_path / "site", {"prefix": "WrongPrefixChecker"})
+    run = fineaudit(env, "checks")
+    assert run.returncode == 2 and "'size.too_small' must start with 'prefix.'" in run.stderr
+
+
+def test_an_undeclared_finding_code_fails_closed(tmp_path: Path) -> None:
+    env = install_plugin(tmp_path / "site", {"stray": "StrayCodeChecker"})
+    data = write_jsonl(tmp_path / "d.jsonl", [chat(f"q{i}", "a") for i in range(20)])
+    run = fineaudit(env, "audit", str(data), "--only", "stray", "--json", "-", "--no-cache")
+    stray = next(c for c in json.loads(run.stdout)["checks"] if c["name"] == "stray")
+    assert run.returncode == 1 and stray["status"] == "error" and "'stray.undeclared'" in stray["summary"]
+
+
+def test_checks_name_prints_why_it_matters_and_the_fix(tmp_path: Path) -> None:
+    run = fineaudit(dict(os.environ), "checks", "size")
+    assert run.returncode == 0
+    assert "Why it matters:" in run.stdout and "Fix:" in run.stdout and "format  (runs" not in run.stdout
+    assert fineaudit(dict(os.environ), "checks", "nonesuch").returncode == 2
+
+
+def test_every_built_in_declares_its_codes_under_its_name() -> None:
+    for name, cls in load_checkers().items():
+        assert cls.codes, name
+        assert all(code.startswith(f"{name}.") for code in cls.codes), name
+        assert cls.section("Why it matters") and cls.section("Fix"), name

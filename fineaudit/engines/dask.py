@@ -34,8 +34,9 @@ from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, block_bat
                                         plan_blocks, sample_indices)
 from fineaudit.engines.spool import (first_indices, forget_readers, from_arrow, read_spool_batch,
                                      shards_of, spool_block, spool_refs, to_arrow)
+from fineaudit.engines import require_picklable
 from fineaudit.formats import ReadOptions
-from fineaudit.loaders import Source
+from fineaudit.loaders import MAX_RECORD_BYTES, Source
 from fineaudit.progress import track_step
 
 T = TypeVar("T")
@@ -134,8 +135,10 @@ class DaskEngine:
 
     def __init__(self, batch_size: int = 5000, progress: ProgressSink | None = None,
                  scheduler: str | None = None, client: Client | None = None,
-                 block_bytes: int = BLOCK_BYTES, workers: int | None = None, connect_timeout: str = "30s"):
+                 block_bytes: int = BLOCK_BYTES, workers: int | None = None, connect_timeout: str = "30s",
+                 max_record_bytes: int = MAX_RECORD_BYTES):
         self.batch_size, self.progress, self.block_bytes = batch_size, progress, block_bytes
+        self.max_record_bytes = max_record_bytes
         self.folder = f"fineaudit-{uuid.uuid4().hex}"
         self._cluster: LocalCluster | None = None
         self._own_client = client is None
@@ -169,7 +172,8 @@ class DaskEngine:
                 sha = None
             else:
                 # absolute: workers of a real cluster start in folders of their own
-                blocks = plan_blocks([f.absolute() for f in source.files], self.block_bytes)
+                blocks = plan_blocks([f.absolute() for f in source.files], self.block_bytes,
+                                     self.max_record_bytes)
                 parts, sha = self._load_blocks(blocks, spec, folder, source)
                 rows = [None] * len(parts)
         info = DatasetInfo(path=source.path, records=sum(p.records for p in parts), format=fmt_name or layout,
@@ -236,6 +240,7 @@ class DaskRecords:
                                          pure=False, **where)
 
     def map_batches(self, fn: Callable[[RecordBatch], T], *, desc: str | None = None) -> list[T]:
+        require_picklable(fn, "map_batches")
         futures = [self._submit(_map_part, n, fn) for n in range(len(self.parts))]
         results: list[T] = []
         try:
@@ -250,6 +255,7 @@ class DaskRecords:
 
     def group_by_key(self, fn: Callable[[RecordBatch], tuple[Any, Any]], *,
                      desc: str | None = None) -> list[list[int]]:
+        require_picklable(fn, "group_by_key")
         client = self.engine.client
         buckets = max(1, min(len(self.parts), 2 * self.engine.workers))
         mapped = [self._submit(_shuffle_part, n, fn, buckets) for n in range(len(self.parts))]

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
-import sys
-import threading
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain
 from pathlib import Path
@@ -30,8 +32,9 @@ from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_w
                                         line_offsets, plan_blocks, sample_indices)
 from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch,
                                      shards_of, spool_block, spool_refs, write_spool)
+from fineaudit.engines import require_picklable
 from fineaudit.formats import ReadOptions
-from fineaudit.loaders import Source
+from fineaudit.loaders import MAX_RECORD_BYTES, Source
 from fineaudit.progress import track_step
 
 T = TypeVar("T")
@@ -87,8 +90,10 @@ class LocalEngine:
     name = "local"
 
     def __init__(self, batch_size: int = 5000, workers: int | None = None,
-                 progress: ProgressSink | None = None, block_bytes: int = BLOCK_BYTES):
+                 progress: ProgressSink | None = None, block_bytes: int = BLOCK_BYTES,
+                 max_record_bytes: int = MAX_RECORD_BYTES):
         self.batch_size = batch_size
+        self.max_record_bytes = max_record_bytes
         self.workers = workers or default_workers()
         self.progress = progress
         self.block_bytes = block_bytes
@@ -108,7 +113,7 @@ class LocalEngine:
                 items = chain.from_iterable(source.items(self.batch_size))
                 records, lines = [write_spool(items, spec, paths[0])], [0]
             else:
-                blocks = plan_blocks(source.files, self.block_bytes)
+                blocks = plan_blocks(source.files, self.block_bytes, self.max_record_bytes)
                 paths = [f"{stem}-{b.number}.arrow" for b in blocks]
                 records, lines, sha = self._spool_blocks(blocks, spec, paths, source, task)
         first = first_indices(records)
@@ -122,8 +127,9 @@ class LocalEngine:
         if len(blocks) < 2 or self.workers < 2:
             done = [spool_block(b, spec, p) for b, p in zip(blocks, paths)]
             return [r for r, _ in done], [n for _, n in done], source.sha256()
-        futures: list[Future[tuple[int, int]]] = [self.pool().submit(spool_block, b, spec, p)
-                                                  for b, p in zip(blocks, paths)]
+        with signals_deferred():
+            futures: list[Future[tuple[int, int]]] = [self.pool().submit(spool_block, b, spec, p)
+                                                      for b, p in zip(blocks, paths)]
         sha = source.sha256()  # hashing in this process overlaps the parsing in the workers
         done = []
         for future in futures:
@@ -136,12 +142,19 @@ class LocalEngine:
         if self._pool is None:
             # forkserver: workers must not inherit threads (torch, the progress bar) from us; the
             # server imports this module once, so each new worker starts without importing it again
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context())
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(),
+                                             initializer=_worker_init)
         return self._pool
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers and remove the spool folder. `abort` (an error or a signal unwinds the
+        run): the workers are killed at once rather than left to finish their current batch."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            if abort:
+                # killed first, futures left pending: the pool marks them broken and its manager
+                # thread exits at once (cancelling them too races it into InvalidStateError on 3.11)
+                _kill_workers(self._pool)
+            self._pool.shutdown(wait=True, cancel_futures=not abort)
             self._pool = None
         forget_readers(str(self._workdir))
         shutil.rmtree(self._workdir, ignore_errors=True)
@@ -149,8 +162,41 @@ class LocalEngine:
     def __enter__(self) -> LocalEngine:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(abort=exc_type is not None)
+
+
+_DEFERRED = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends. Workers start while tasks are submitted: a
+    worker half started when the main process unwinds would find its pool gone and print a
+    traceback; after the block every worker is registered and the abort path stops them all."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
+def _worker_init() -> None:
+    """Workers ignore Ctrl-C (the terminal sends it to the whole process group): the main process
+    decides, stops them and prints one line, instead of a traceback from every worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _apply(fn: Callable[[RecordBatch], T], ref: SpoolBatch, source: str) -> T:
@@ -172,11 +218,13 @@ class LocalRecords:
         return len(self.batches)
 
     def map_batches(self, fn: Callable[[RecordBatch], T], *, desc: str | None = None) -> list[T]:
+        require_picklable(fn, "map_batches")
         results: list[T] = []
         n = len(self.batches)
         with track_step(self.engine.progress, desc, len(self)) as task:
             if n > 1 and self.engine.workers > 1:
-                outputs = self.engine.pool().map(_apply, [fn] * n, self.batches, [self.source] * n)
+                with signals_deferred():
+                    outputs = self.engine.pool().map(_apply, [fn] * n, self.batches, [self.source] * n)
             else:
                 outputs = (_apply(fn, ref, self.source) for ref in self.batches)
             for ref, out in zip(self.batches, outputs):
