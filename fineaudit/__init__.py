@@ -4,6 +4,7 @@
     report = fineaudit.audit("train.jsonl", production="prod.jsonl")
     fineaudit.gate("train.jsonl")   # raises fineaudit.DatasetNotReady when it is not
 """
+import fineaudit.render  # noqa: F401  (registers the report writer that Report.write uses)
 from fineaudit.audit import audit, gate, version
 from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetNotReady, Finding,
                             FineauditError, InputError, Record, RecordBatch, Records, Report, Status)

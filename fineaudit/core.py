@@ -393,17 +393,32 @@ class Report:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=json_default)
 
+    def write(self, kind: str, path: str | Path) -> None:
+        """Write this report as `kind` (json, markdown, html, junit) atomically to `path`."""
+        if _report_writer is None:
+            raise RuntimeError("no report writer: import fineaudit (it registers fineaudit.render)")
+        _report_writer(kind, [self], path)
+
     def write_json(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+        self.write("json", path)
 
     def write_html(self, path: str | Path) -> None:
-        from fineaudit.render.html import render_html  # renderers depend on core, not the reverse
-
-        Path(path).write_text(render_html([self]), encoding="utf-8")
+        self.write("html", path)
 
     def raise_for_failure(self) -> None:
         if not self.passed:
             raise DatasetNotReady(self)
+
+
+ReportWriter = Callable[[str, Sequence[Report], "str | Path"], None]
+# set by fineaudit.render when it is imported (the package's __init__ does): renderers import
+# core, never the reverse, and Report.write still reaches the one atomic write path
+_report_writer: ReportWriter | None = None
+
+
+def register_report_writer(writer: ReportWriter) -> None:
+    global _report_writer
+    _report_writer = writer
 
 
 def json_default(value: Any) -> Any:

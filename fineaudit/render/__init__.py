@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from fineaudit.core import Report
+from fineaudit.core import Report, register_report_writer
 
 
 class Renderer(NamedTuple):
@@ -120,3 +120,6 @@ def _sync_folder(folder: Path) -> None:
 
 
 __all__ = ["RENDERERS", "Renderer", "render_report", "write_report", "atomic_write"]
+
+
+register_report_writer(write_report)  # Report.write reaches this one path without core importing render
