@@ -1,4 +1,4 @@
-"""The leakage check: eval records that are exact or near copies of training records."""
+"""The leakage check: eval records, or their prompts, found in the training set."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +11,9 @@ from fineaudit.checkers.exact_duplicates import check_scope, excerpts_of, exact_
 from fineaudit.checkers.near_duplicates import NearDuplicatesParams, band_keys_batch, shingle_sets_of
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
 from fineaudit.normalize import Normalization
+from fineaudit import prompt_index
+from fineaudit.content_patterns import redact_secrets
+from fineaudit.embeddings import DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder, default_cache_dir, embed
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,41 @@ class LeakageParams:
     nfkc: bool = field(default=True, metadata={"help": "compare after Unicode NFKC normalization"})
     casefold: bool = field(default=True, metadata={"help": "compare case-insensitively"})
     max_fraction: float = field(default=0.01, metadata={"help": "fail when more than this share of the eval set leaks; fewer warn"})
+    prompts: bool = field(default=True, metadata={
+        "help": "also look for eval prompts inside training records (13-grams, 50-character substrings)"})
+    prompt_scope: str = field(default="text", metadata={
+        "help": "where eval prompts are looked for: text (the whole training record) or prompt"})
+    min_prompt_chars: int = field(default=20, metadata={
+        "help": "letters and digits an eval prompt needs to be looked for inside longer records"})
+    max_key_records: int = field(default=10, metadata={
+        "help": "a 13-gram or substring in more training records than this is a template, not a leak"})
+    semantic: bool = field(default=True, metadata={
+        "help": "warn on paraphrased eval prompts by embedding similarity (needs sentence-transformers)"})
+    semantic_threshold: float = field(default=0.85, metadata={
+        "help": "cosine similarity of prompt embeddings at which a pair is reported as a paraphrase"})
+    semantic_margin: float = field(default=0.1, metadata={
+        "help": "and by how much the pair must beat the eval prompt's 10th nearest training prompt "
+                "(texts that all look alike to the model, such as codes or IDs, are not paraphrases)"})
+    semantic_max_train: int = field(default=20000, metadata={
+        "help": "training prompts embedded for paraphrases; beyond it, a seeded sample of this many"})
+    embedding_model: str = field(default=DEFAULT_MODEL, metadata={"path": True,
+        "help": "the bundled all-MiniLM-L6-v2 or a local sentence-transformers folder (drift's model)"})
+    cache: bool = field(default=True, metadata={"help": "keep embeddings on disk (drift's cache)"})
 
     def __post_init__(self) -> None:
         check_scope(self.scope)
         NearDuplicatesParams(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm)
+        if self.prompt_scope not in ("text", "prompt"):
+            raise ValueError(f"leakage.prompt_scope must be text or prompt, not {self.prompt_scope!r}")
+        if not 8 <= self.min_prompt_chars <= prompt_index.WINDOW:
+            raise ValueError(f"leakage.min_prompt_chars must be between 8 and {prompt_index.WINDOW}")
+        if self.max_key_records < 1 or self.semantic_max_train < 1:
+            raise ValueError("leakage.max_key_records and semantic_max_train must be at least 1")
+        if not 0.0 < self.semantic_threshold <= 1.0 or not 0.0 <= self.semantic_margin <= 1.0:
+            raise ValueError("leakage.semantic_threshold must be in (0, 1] and semantic_margin in [0, 1]")
+        if not 0.0 <= self.max_fraction <= 1.0:
+            raise ValueError("leakage.max_fraction must be in [0, 1]")
+        check_model_name(self.embedding_model)
 
     def near_params(self) -> NearDuplicatesParams:
         return NearDuplicatesParams(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm,
@@ -84,15 +118,96 @@ def near_leaks(train: Records, held: Records, p: LeakageParams, seed: int) -> Ma
     return out
 
 
+HOW = {"exact": "is identical (after normalization) to the prompt of",
+       "gram": "shares a 13-word sequence with",
+       "window": "shares a 50-character passage (spaces and punctuation aside) with",
+       "whole": "is contained (spaces and punctuation aside) in"}
+
+
+@dataclass(frozen=True)
+class PromptLeak:
+    how: str                 # a key of HOW: the strongest evidence found
+    train: tuple[int, ...]
+
+
+def prompt_leaks(train: Records, held: Records, p: LeakageParams, seed: int) -> dict[int, PromptLeak]:
+    """Eval prompts found in training records (prompt_index: exact, 13-gram, substrings)."""
+    parts = held.map_batches(partial(prompt_index.eval_keys_batch, p.min_prompt_chars, seed),
+                             desc="leakage: eval prompt index")
+    index = prompt_index.build_eval_index(parts, p.min_prompt_chars)
+    hits = train.map_batches(partial(prompt_index.scan_batch, index, p.prompt_scope, p.max_key_records),
+                             desc="leakage: eval prompts in training")
+    found = prompt_index.merge_hits(hits, p.max_key_records)
+    out: dict[int, PromptLeak] = {}
+    for how in ("exact", "gram", "window", "whole"):  # strongest evidence first
+        for e, twins in found[how].items():
+            out.setdefault(e, PromptLeak(how, tuple(sorted(twins))))
+    return out
+
+
+MARGIN_RANK = 10  # the neighbour a paraphrase must stand out from (a margin criterion, as in bitext mining)
+
+
+@dataclass(frozen=True)
+class Paraphrase:
+    train: int
+    similarity: float
+    eval_text: str
+    train_text: str
+
+
+def semantic_leaks(train: Records, held: Records, p: LeakageParams, ctx: AuditContext,
+                   known: set[int]) -> tuple[dict[int, Paraphrase], str]:
+    """Eval prompts whose embedding is within semantic_threshold of a training prompt's, and a
+    note ("" when the search ran, else why it did not)."""
+    try:
+        choice = choose_embedder(p.embedding_model)
+    except ImportError as exc:  # the bundled model's package is not installed
+        return {}, f"skipped: {exc}"
+    if choice.note:  # the lexical fallback cannot tell a paraphrase from a shared topic
+        return {}, "skipped: sentence-transformers is not installed (pip install 'fineaudit[drift]')"
+    evals = [r for r in held.sample(len(held), ctx.seed) if r.parsed and r.prompt.strip() and r.index not in known]
+    trains = [r for r in train.sample(p.semantic_max_train, ctx.seed) if r.parsed and r.prompt.strip()]
+    if not evals or not trains:
+        return {}, ""
+    cache = EmbeddingCache(default_cache_dir(ctx.cache_dir)) if p.cache else None
+    try:
+        ex, _ = embed(choice.embedder, [r.prompt for r in evals], cache, ctx.progress, "leakage: embedding eval")
+        tx, _ = embed(choice.embedder, [r.prompt for r in trains], cache, ctx.progress, "leakage: embedding train")
+    finally:
+        if cache is not None:
+            cache.close()
+    out: dict[int, Paraphrase] = {}
+    for start in range(0, len(evals), 1024):  # a block of similarities at a time: bounded memory
+        sims = ex[start:start + 1024] @ tx.T
+        best = sims.argmax(axis=1)
+        top = sims[np.arange(len(best)), best]
+        kth = np.partition(sims, -min(MARGIN_RANK, sims.shape[1]), axis=1)[:, -min(MARGIN_RANK, sims.shape[1])]
+        close = (top >= p.semantic_threshold) & ((top - kth >= p.semantic_margin) | (sims.shape[1] < MARGIN_RANK))
+        for k in np.flatnonzero(close).tolist():
+            e, t = evals[start + k], trains[int(best[k])]
+            out[e.index] = Paraphrase(t.index, float(sims[k, best[k]]), e.prompt, t.prompt)
+    sampled = "" if len(trains) >= len(train) or len(train) <= p.semantic_max_train else \
+        f"against a seeded sample of {p.semantic_max_train} training prompts"
+    return out, sampled
+
+
 class LeakageChecker(Checker):
-    """Eval records that are exact or near duplicates of training records (with --eval).
+    """Eval records that are exact or near duplicates of training records, eval prompts found
+    inside training records (exact, a shared word 13-gram, one of three 50-character substrings,
+    or contained whole), and, as warnings, eval prompts that paraphrase training prompts.
 
     Why it matters: an eval example the model has trained on measures memory, not skill, so
     the eval score overstates how the model will do on new inputs; a few percent of leaked
     examples is enough to change which checkpoint or setting looks best.
 
+    A question the model has seen with another answer leaks too: contamination studies (GPT-3,
+    lm-evaluation-harness, GPT-4) test the eval prompt, not the whole example.
+
     Fix: remove the listed eval records (or their training twins), then re-split so that
-    near copies stay on one side; deduplicate before splitting next time.
+    near copies stay on one side; deduplicate before splitting next time. Read the
+    paraphrase warnings yourself: a rewording of a training question is a leak, the same
+    topic is not.
     """
 
     name = "leakage"
@@ -100,7 +215,11 @@ class LeakageChecker(Checker):
     order = 50
     needs = "eval"
     codes = {"leakage.exact": "an eval record identical (after normalization) to training records",
-             "leakage.near": "an eval record whose shingles overlap a training record's at the threshold"}
+             "leakage.near": "an eval record whose shingles overlap a training record's at the threshold",
+             "leakage.prompt": "an eval prompt found in training records (exact, a shared 13-gram or "
+                               "50-character substring, or contained whole), whatever the answer",
+             "leakage.semantic": "an eval prompt that paraphrases a training prompt (embedding "
+                                 "similarity): both texts shown for review"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: LeakageParams = ctx.params
@@ -109,32 +228,74 @@ class LeakageChecker(Checker):
             return self.skipped("needs --eval")
         exact = exact_leaks(data, held, p)
         near = near_leaks(data, held, p, ctx.seed) if p.near else {}
-        leaked = sorted(set(exact) | set(near))
+        prompts = prompt_leaks(data, held, p, ctx.seed) if p.prompts else {}
+        records = set(exact) | set(near)
+        prompts = {e: leak for e, leak in prompts.items() if e not in records}
+        leaked = sorted(records | set(prompts))
+        paraphrases, note = semantic_leaks(data, held, p, ctx, set(leaked)) if p.semantic else ({}, "off")
         fraction = len(leaked) / len(held) if len(held) else 0.0
         metrics = {"leaked_records": len(leaked), "leaked_fraction": round(fraction, 6),
                    "exact_leaks": len(exact), "near_leaks": len(set(near) - set(exact)),
-                   "eval_records": len(held), "threshold": p.threshold, "scope": p.scope}
-        thresholds = {"max_fraction": p.max_fraction, "threshold": p.threshold}
-        if not leaked:
-            return self.result(Status.PASS, "no eval record duplicates a training record", metrics,
+                   "prompt_leaks": len(prompts) if p.prompts else None,
+                   "prompt_leaks_by_kind": {how: sum(1 for x in prompts.values() if x.how == how) for how in HOW},
+                   "semantic_leaks": None if note.startswith(("skipped", "off")) else len(paraphrases),
+                   "semantic": note or "ran", "eval_records": len(held), "threshold": p.threshold,
+                   "scope": p.scope, "prompt_scope": p.prompt_scope}
+        thresholds = {"max_fraction": p.max_fraction, "threshold": p.threshold,
+                      "semantic_threshold": p.semantic_threshold, "semantic_margin": p.semantic_margin,
+                      "max_key_records": p.max_key_records}
+        findings = self._findings(held, leaked, exact, near, prompts, p.scope) + \
+            [self._paraphrase(e, x) for e, x in sorted(paraphrases.items())]
+        if not leaked and not paraphrases:
+            return self.result(Status.PASS, "no eval record or prompt found in the training set", metrics,
                                thresholds=thresholds)
         status = Status.FAIL if fraction > p.max_fraction else Status.WARN
-        summary = f"{len(leaked)} of {len(held)} eval records ({fraction:.1%}) duplicate training records"
-        return self.result(status, summary, metrics, thresholds=thresholds,
-                           findings=self._findings(held, leaked, exact, near, p.scope))
+        summary = (f"{len(leaked)} of {len(held)} eval records ({fraction:.1%}) leak from training "
+                   f"({len(records)} as whole records, {len(prompts)} by their prompt)")
+        if paraphrases:
+            summary += f"; {len(paraphrases)} eval prompts paraphrase training prompts (review)"
+        return self.result(status, summary, metrics, thresholds=thresholds, findings=findings)
 
-    def _findings(self, held: Records, leaked: list[int], exact: Matches, near: Matches, scope: str) -> list[Finding]:
+    def _findings(self, held: Records, leaked: list[int], exact: Matches, near: Matches,
+                  prompts: dict[int, PromptLeak], scope: str) -> list[Finding]:
         records = excerpts_of(held, leaked[:5000], scope)
+        shown_prompts = excerpts_of(held, sorted(prompts)[:5000], "prompt")
         out = []
         for e in leaked:
+            if e in prompts:
+                out.append(self._prompt_finding(e, prompts[e], shown_prompts.get(e, (None, ""))))
+                continue
             twins = {**near.get(e, {}), **exact.get(e, {})}
             train_ids = sorted(twins)
             line, text = records.get(e, (None, ""))
             shown = f': "{text}"' if text else ""
             kind = "an exact copy" if e in exact else f"a near duplicate (Jaccard {max(twins.values()):.3f})"
-            listed = ", ".join(map(str, train_ids[:12])) + (" …" if len(train_ids) > 12 else "")
             out.append(Finding(code="leakage.exact" if e in exact else "leakage.near", records=(e,),
                                line=line, field=scope, source="eval",
                                message=f"eval record {e} is {kind} of training record"
-                                       f"{'s' if len(train_ids) > 1 else ''} {listed}{shown}"))
+                                       f"{'s' if len(train_ids) > 1 else ''} {_listed(train_ids)}{shown}"))
         return out
+
+    @staticmethod
+    def _prompt_finding(e: int, leak: PromptLeak, shown: tuple[int | None, str]) -> Finding:
+        line, text = shown
+        plural = "s" if len(leak.train) > 1 else ""
+        return Finding(code="leakage.prompt", records=(e,), line=line, field="prompt", source="eval",
+                       message=f"eval record {e}'s prompt {HOW[leak.how]} training record{plural} "
+                               f"{_listed(list(leak.train))}" + (f': "{text}"' if text else ""))
+
+    @staticmethod
+    def _paraphrase(e: int, x: Paraphrase) -> Finding:
+        return Finding(code="leakage.semantic", records=(e,), field="prompt", source="eval",
+                       message=f"eval record {e}'s prompt may paraphrase training record {x.train}'s "
+                               f"(cosine {x.similarity:.3f}): eval \"{_clip(x.eval_text)}\" / "
+                               f"train \"{_clip(x.train_text)}\"")
+
+
+def _listed(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:12])) + (" …" if len(ids) > 12 else "")
+
+
+def _clip(text: str, n: int = 100) -> str:
+    flat = redact_secrets(" ".join(text.split()))  # before the cut, which could leave half a key
+    return flat if len(flat) <= n else flat[: n - 1] + "…"
