@@ -5,11 +5,20 @@ record's character length: reading only short records hides the problems of long
 Each stratum gets a share of the sample proportional to its size, and at least one record
 while the sample has room (taken from the most over-served strata), so a rare class is always
 seen. Within a stratum the records are
-picked with `engines.grouping.sample_indices`, the seeded hash every engine shares: the same
-seed gives the same sample.
+picked with `engines.grouping.sample_indices`, the seeded hash every engine shares, under the
+stratum's own seed: a hash of (seed, stratum name). One seed for every stratum would pick the
+same relative positions in each (the first tenth of every class, say), so over many strata the
+picks were correlated and not uniform; with a stream per stratum they are independent, and the
+whole draw is still reproducible from `--seed` alone.
+
+The Markdown shows each part of a record under its role (tool calls as `name(arguments)`, tool
+results and arguments as indented JSON); text from the data goes through `render.safe_text`, so
+secrets are masked and escape sequences, HTML and links in records, roles, keys and labels stay
+text in a terminal and in a Markdown viewer. The JSONL output is the original records.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -22,6 +31,7 @@ from fineaudit.core import ReadOptions, Record, RecordBatch
 from fineaudit.engines.grouping import sample_indices
 from fineaudit.formats import fields
 from fineaudit.loaders import open_source
+from fineaudit.render.safe_text import code_span, markdown, plain, plural
 
 LENGTH_BANDS = ("shortest quarter", "second quarter", "third quarter", "longest quarter")
 
@@ -72,8 +82,14 @@ def pick(groups: dict[str, list[int]], n: int, seed: int) -> list[tuple[str, int
     """(stratum, record index) of the sample, in record order."""
     shares = allocate({k: len(v) for k, v in groups.items()}, n)
     chosen = [(name, groups[name][j]) for name in sorted(groups)
-              for j in sample_indices(len(groups[name]), shares[name], seed)]
+              for j in sample_indices(len(groups[name]), shares[name], stratum_seed(seed, name))]
     return sorted(chosen, key=lambda item: item[1])
+
+
+def stratum_seed(seed: int, stratum: str) -> int:
+    """The stratum's own random stream: a 64-bit hash of (seed, stratum name), stable everywhere."""
+    digest = hashlib.blake2b(f"{seed}\x00{stratum}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 def sample_dataset(data: Any, count: int, *, seed: int = 0, config: Config | None = None,
@@ -102,18 +118,21 @@ def sample_dataset(data: Any, count: int, *, seed: int = 0, config: Config | Non
 
 def render_markdown(path: str | None, layout: str, by: str, sizes: dict[str, int],
                     sample: list[tuple[str, Record]], seed: int) -> str:
-    strata_line = ", ".join(f"`{k}` {v}" for k, v in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))
-    head = [f"# Sample of {len(sample)} of {sum(sizes.values())} records from {path or '(in memory)'}", "",
-            f"Layout `{layout}`; stratified by {by} ({strata_line}); seed {seed}: the same seed gives "
-            "the same sample.", ""]
+    ranked = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))
+    strata_line = ", ".join(f"{code_span(k)} {v:,}" for k, v in ranked)
+    head = [f"# Sample of {len(sample)} of {plural(sum(sizes.values()), 'record')} from "
+            f"{code_span(path or '(in memory)')}", "",
+            f"Layout {code_span(layout)}; stratified by {by} ({strata_line}); seed {seed}: the same seed "
+            "gives the same sample.", ""]
     return "\n".join(head + [section(stratum, record, layout, by) for stratum, record in sample])
 
 
 def section(stratum: str, record: Record, layout: str, by: str) -> str:
-    where = f", line {record.line}" if record.line is not None else ""
-    lines = [f"## Record {record.index}{where} · {by} `{stratum}`", ""]
+    # the line a user opens; the 0-based index only where there is no line (in-memory data)
+    where = f"line {record.line}" if record.line is not None else f"record {record.index}"
+    lines = [f"## {where[0].upper()}{where[1:]} · {by} {code_span(stratum)}", ""]
     for role, text in turns(record, layout):
-        lines += [f"**{role}**", "", fenced(text), ""]
+        lines += [f"**{markdown(role)}**", "", fenced(readable(role, text)), ""]
     return "\n".join(lines)
 
 
@@ -131,10 +150,44 @@ _SPEAKER = {"prompt": "user", "response": "assistant", "tool_call": "assistant: 
             "tool_result": "tool result", "tools": "declared tools"}
 
 
+def readable(role: str, text: str) -> str:
+    """Tool calls as `name(arguments)` with the arguments indented; JSON results indented."""
+    if role not in ("assistant: tool call", "tool result", "declared tools"):
+        return text
+    value = _json_or_none(text)
+    if value is None:
+        return text
+    if role == "assistant: tool call":
+        calls = value if isinstance(value, list) else [value]
+        if all(isinstance(c, dict) for c in calls):
+            return "\n".join(_call_text(c) for c in calls)
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _call_text(call: dict[str, Any]) -> str:
+    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    name = str(function.get("name", "(no name)"))
+    arguments = function.get("arguments", function.get("parameters"))
+    if isinstance(arguments, str):
+        parsed = _json_or_none(arguments)
+        arguments = parsed if parsed is not None else arguments
+    shown = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False, indent=2)
+    return f"{name}({shown})"
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
 def fenced(text: str) -> str:
-    """Text in a fence longer than any backtick run inside it, so it shows exactly as written."""
+    """Text in a fence longer than any backtick run inside it, so it shows exactly as written;
+    secrets masked and control characters escaped (the sample is read in terminals too)."""
     if not text.strip():
         return "*(empty)*"
+    text = plain(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"

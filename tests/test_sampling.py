@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fineaudit.audit import resolve_config
-from fineaudit.sampling import allocate, sample_dataset
+from fineaudit.sampling import allocate, pick, sample_dataset, stratum_seed
 from tests.conftest import chat, write_jsonl
 
 
@@ -71,7 +71,7 @@ def test_markdown_shows_one_section_per_record_with_roles(tmp_path: Path,
     result = run_cli("sample", path, "-n", "7", "--seed", "5")
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    assert text.count("\n## Record ") == 7
+    assert text.count("\n## Line ") == 7  # the line a user opens, not the 0-based index
     assert text.count("**system**") == text.count("**user**") == text.count("**assistant**") == 7
     assert "````text\nquestion 0 with ``` fence\n````" in text  # a fence longer than the text's
     assert "*(empty)*" in text
@@ -87,3 +87,82 @@ def test_label_field_stratifies_other_layouts(tmp_path: Path) -> None:
     rows = [dict(chat(f"q{i}", f"a{i}"), intent="rare" if i == 3 else "common") for i in range(50)]
     path = write_jsonl(tmp_path / "chat.jsonl", rows)
     assert any(r["intent"] == "rare" for r in jsonl_sample(path, 3, label_field="intent"))
+
+
+# --------------------------------------------------------------------------- uniform within strata
+
+SEEDS = range(8)
+
+
+def classes_77() -> dict[str, list[int]]:
+    """77 classes of 12 to 240 records, their indices interleaved as in a shuffled file."""
+    sizes = [12 + (i * 37) % 229 for i in range(77)]
+    owner = [c for c, size in enumerate(sizes) for _ in range(size)]
+    order = sorted(range(len(owner)), key=lambda i: (i * 7919) % len(owner))
+    groups: dict[str, list[int]] = {}
+    for index, i in enumerate(order):
+        groups.setdefault(f"class {owner[i]:02d}", []).append(index)
+    return groups
+
+
+def relative_positions(groups: dict[str, list[int]], n: int, seed: int) -> list[float]:
+    """Where each pick sits inside its class: 0 the class's first record, 1 its last."""
+    position = {name: {index: j / (len(members) - 1) for j, index in enumerate(members)}
+                for name, members in groups.items()}
+    return [position[name][index] for name, index in pick(groups, n, seed)]
+
+
+def test_picks_are_uniform_inside_strata_over_77_classes_and_8_seeds() -> None:
+    from scipy import stats
+
+    groups = classes_77()
+    per_seed = [relative_positions(groups, 300, seed) for seed in SEEDS]
+    means = [sum(p) / len(p) for p in per_seed]
+    # 300 picks: the mean of uniform positions has a standard error of 0.017; 0.07 is 4 of them
+    assert all(abs(m - 0.5) < 0.07 for m in means), means
+    pooled = [p for seed in per_seed for p in seed]
+    assert stats.kstest(pooled, "uniform").pvalue > 0.01
+    counts = [sum(1 for p in pooled if k / 10 <= p < (k + 1) / 10 or (k == 9 and p == 1.0)) for k in range(10)]
+    assert stats.chisquare(counts).pvalue > 0.01, counts
+
+
+def test_each_stratum_has_its_own_stream() -> None:
+    # two strata of the same size under one seed: one shared stream picked the same positions
+    groups = {"a": list(range(0, 100)), "b": list(range(100, 200))}
+    chosen = pick(groups, 20, seed=3)
+    a = [i for s, i in chosen if s == "a"]
+    b = [i - 100 for s, i in chosen if s == "b"]
+    assert len(a) == len(b) == 10 and a != b
+    assert stratum_seed(3, "a") != stratum_seed(3, "b") and stratum_seed(3, "a") == stratum_seed(3, "a")
+
+
+def test_whole_draw_is_reproducible_from_the_seed() -> None:
+    groups = classes_77()
+    assert pick(groups, 120, 11) == pick(groups, 120, 11) != pick(groups, 120, 12)
+
+
+def test_tool_calls_and_results_are_shown(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "get_price", "arguments": '{"ticker": "ACME"}'}}
+    rows = [{"messages": [{"role": "user", "content": f"price of ACME {i}?"},
+                          {"role": "assistant", "content": None, "tool_calls": [call]},
+                          {"role": "tool", "tool_call_id": "c1", "content": '{"price": 12.5}'},
+                          {"role": "assistant", "content": f"It is 12.5 ({i})."}]} for i in range(3)]
+    result = run_cli("sample", write_jsonl(tmp_path / "tools.jsonl", rows), "-n", "1")
+    assert result.exit_code == 0, result.stderr
+    assert 'get_price({\n  "ticker": "ACME"\n})' in result.stdout
+    assert '{\n  "price": 12.5\n}' in result.stdout and "*(empty)*" not in result.stdout
+
+
+HOSTILE = "\x1b]52;c;aGk=\x07\x1b[2J<img src=x onerror=alert(1)>[a](http://evil) sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vX7zB9dF1hJ3lN5"
+
+
+def test_sample_keeps_hostile_text_as_data(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    from markdown_it import MarkdownIt
+
+    rows = [{"text": f"message {i} {HOSTILE}", "label": HOSTILE if i % 2 else "ham"} for i in range(10)]
+    result = run_cli("sample", write_jsonl(tmp_path / "cls.jsonl", rows), "-n", "4")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "\x1b" not in out and "\x07" not in out and "sk-proj-Ab3dE5gH7jK9" not in out
+    html = MarkdownIt("commonmark").render(out)
+    assert "<img" not in html and "<a " not in html

@@ -39,8 +39,19 @@ def _visible(match: re.Match[str]) -> str:
 
 def plain(text: object, one_line: bool = False) -> str:
     """Secrets masked, every control character shown as an escape (newlines kept unless one_line)."""
-    value = redact_secrets(str(text))
-    return (_UNSAFE_IN_LINE if one_line else _UNSAFE).sub(_visible, value)
+    value = (_UNSAFE_IN_LINE if one_line else _UNSAFE).sub(_visible, redact_secrets(str(text)))
+    return _redact_between_escapes(value)
+
+
+# an escape written as text (`\x07`, `\u202e`, `\n`, by us or by a checker's repr()) glues
+# itself to the key after it ('x07sk-proj-...'), where no detector sees a key start
+_WRITTEN_ESCAPE = re.compile(r"(\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[nrt\\]))")
+
+
+def _redact_between_escapes(value: str) -> str:
+    if "\\" not in value:
+        return value
+    return "".join(part if i % 2 else redact_secrets(part) for i, part in enumerate(_WRITTEN_ESCAPE.split(value)))
 
 
 def terminal(text: object, one_line: bool = False) -> str:
@@ -59,7 +70,7 @@ def one_line(text: object) -> str:
 def annotation_message(text: object) -> str:
     """A workflow command's message (after `::`), as @actions/core command.ts encodes it."""
     # controls made visible; \n and \r are kept for the encoding below
-    value = _UNSAFE_BUT_CRLF.sub(_visible, redact_secrets(str(text)))
+    value = _redact_between_escapes(_UNSAFE_BUT_CRLF.sub(_visible, redact_secrets(str(text))))
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -114,12 +125,17 @@ def _xml_char(code: int) -> bool:
     return code in (0x9, 0xA, 0xD) or 0x20 <= code < 0xD800 or 0xE000 <= code < 0xFFFE or code > 0xFFFF
 
 
+def masked(text: str) -> str:
+    """Secrets masked, nothing else changed (for JSON, which escapes controls itself)."""
+    return _redact_between_escapes(redact_secrets(text))
+
+
 def json_strings(value: object) -> object:
     """A JSON-ready value with secrets masked in every string and key (JSON escapes controls)."""
     if isinstance(value, str):
-        return redact_secrets(value)
+        return masked(value)
     if isinstance(value, dict):
-        return {(redact_secrets(k) if isinstance(k, str) else k): json_strings(v) for k, v in value.items()}
+        return {(masked(k) if isinstance(k, str) else k): json_strings(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_strings(v) for v in value]
     return value
@@ -132,4 +148,4 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
 
 
 __all__ = ["plain", "terminal", "one_line", "annotation_message", "annotation_property", "markdown",
-           "code_span", "html", "xml", "json_strings", "plural"]
+           "code_span", "html", "xml", "json_strings", "masked", "plural"]

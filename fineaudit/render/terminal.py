@@ -112,9 +112,11 @@ def _summary_cell(result: CheckResult, report: Report) -> RenderableType:
 
 
 def _finding_lines(result: CheckResult, report: Report, width: int) -> list[str]:
-    lines = [terminal(finding_line(f, width, report.dataset), one_line=True)
-             for f in result.findings[:FINDINGS_SHOWN]]
-    more = more_line(result.findings_total, len(lines))
+    # a dataset-wide finding that only repeats the summary (size) is not shown twice
+    shown = [f for f in result.findings if f.line or f.records or f.message != result.summary][:FINDINGS_SHOWN]
+    lines = [terminal(finding_line(f, width, report.dataset), one_line=True) for f in shown]
+    more = more_line(result.findings_total - (len(result.findings) - len(
+        [f for f in result.findings if f.line or f.records or f.message != result.summary])), len(lines))
     return lines + ([more] if more else [])
 
 
