@@ -102,6 +102,7 @@ def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, clien
 def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config,
               options: ReadOptions) -> dict[str, Records | None]:
     train = sources["train"]
+    assert train is not None  # the training data is always given; eval and production may not be
     layout = cfg.format if cfg.format != "auto" else train.detect_layout(options=options)
     loaded: dict[str, Records | None] = {"train": runner.load(train, layout, "train", options)}
     if sources["eval"] is not None:
@@ -139,8 +140,8 @@ def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sin
             result = CheckResult(name=name, status=Status.ERROR, score=0.0,
                                  summary=f"checker raised {type(exc).__name__}: {exc}")
     findings_total = max(result.findings_total, len(result.findings))
-    kept = result.findings if cfg.max_findings == 0 else result.findings[:cfg.max_findings]
-    kept = [replace(f, message=report_text(f.message)) for f in kept]
+    kept = tuple(replace(f, message=report_text(f.message))
+                 for f in (result.findings if cfg.max_findings == 0 else result.findings[:cfg.max_findings]))
     return replace(result, name=name, blocking=settings.blocking, findings=tuple(kept),
                    summary=report_text(result.summary), metrics=_redacted(result.metrics),
                    findings_total=findings_total,

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from types import FrameType
 
 import click
@@ -83,7 +84,7 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     cache = None if no_cache else ResultCache()
     reports = []
     for path in data:
-        selection = {"only": _split_names(only), "skip": _split_names(skip)}
+        selection: dict[str, Any] = {"only": _split_names(only), "skip": _split_names(skip)}
         key = cache.key(path, config, eval=eval_path, production=production, **selection) if cache else ""
         report = cache.get(key) if cache else None
         cached = report is not None

@@ -323,7 +323,7 @@ def preference_pair(obj: dict[str, Any], variant: str | None = None) -> Pair:
     """Prompt, chosen and rejected of any preference variant, as messages."""
     variant = variant or (variant_of(obj) or ("preference", "explicit"))[1]
     if variant == "openai":
-        inner = obj.get("input") if isinstance(obj.get("input"), dict) else {}
+        inner: dict[str, Any] = obj["input"] if isinstance(obj.get("input"), dict) else {}
         return Pair(message_list(inner.get("messages"), "input.messages"),
                     message_list(obj.get("preferred_output"), "preferred_output"),
                     message_list(obj.get("non_preferred_output"), "non_preferred_output"))
@@ -332,8 +332,8 @@ def preference_pair(obj: dict[str, Any], variant: str | None = None) -> Pair:
         return Pair(prompt, message_list(obj.get("chosen"), "chosen"), message_list(obj.get("rejected"), "rejected"))
     chosen, rejected = obj.get("chosen"), obj.get("rejected")
     if variant == "implicit" and isinstance(chosen, str) and isinstance(rejected, str):
-        prompt, c, r, diverged = _split_transcripts(chosen, rejected)
-        return Pair([Message("user", prompt, "chosen", content_key="")] if prompt else [],
+        shared, c, r, diverged = _split_transcripts(chosen, rejected)
+        return Pair([Message("user", shared, "chosen", content_key="")] if shared else [],
                     [Message("assistant", c, "chosen", content_key="")],
                     [Message("assistant", r, "rejected", content_key="")], diverged)
     if variant == "implicit":
