@@ -48,7 +48,8 @@ def run_audit(data: Path, engine: str, report: Path | None = None) -> tuple[floa
         time.sleep(0.2)
     seconds = time.perf_counter() - started
     if child.returncode not in (0, 1):
-        raise SystemExit(f"audit failed ({child.returncode}): {child.stderr.read().decode()[-2000:]}")
+        error = child.stderr.read().decode()[-2000:] if child.stderr else ""
+        raise SystemExit(f"audit failed ({child.returncode}): {error}")
     return seconds, peak, child.returncode
 
 
