@@ -203,8 +203,10 @@ class RecordAudit:
         pending: list[tuple[str | None, str]] = []
         for c in calls:
             self.out.calls.setdefault(c.path, c.name if isinstance(c.name, str) else None)
-            if c.malformed:
+            if c.malformed:  # still awaits a result: a tool turn answering it is no orphan
                 self.out.add("tool_calls.malformed_call", c.malformed[0], c.malformed[1], c.path)
+                usable = c.has_id and isinstance(c.call_id, str) and c.call_id and c.call_id not in seen
+                pending.append((c.call_id if usable else None, c.path))
                 continue
             pending.append((self._id(c, seen), c.path))
             self._name_and_arguments(c)
@@ -441,7 +443,8 @@ class ToolCallsChecker(Checker):
             return Status.PASS, f"{what}; every call well formed and answered"
         kinds = ", ".join(f"{n} {code.split('.', 1)[1].replace('_', ' ')}"
                           for code, n in sorted(t.errors_by_kind.items(), key=lambda kv: (-kv[1], kv[0])))
-        invalid = f"{t.invalid_calls} invalid calls" if t.invalid_calls else "no invalid call"
+        invalid = f"{t.invalid_calls} invalid call{'s' if t.invalid_calls > 1 else ''}" if t.invalid_calls \
+            else "no invalid call"
         too_many = (t.invalid_calls > p.max_invalid_fraction * t.calls if t.invalid_calls else False) or \
                    (t.broken_records > p.max_invalid_fraction * t.records if t.broken_records else False)
         status = Status.FAIL if too_many else Status.WARN
