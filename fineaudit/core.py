@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 T = TypeVar("T")
+P = TypeVar("P")  # a checker's parameters dataclass
 
 SOURCES = ("train", "eval", "production")
 
@@ -312,7 +313,7 @@ class NoParams:
     """For checkers without parameters."""
 
 
-class Checker:
+class Checker(Generic[P]):
     """Base class of every checker. Subclasses set `name`, `Params`, `codes` and write `check`.
 
     A checker never prints or exits; it returns a CheckResult. Raising is allowed: the runner
@@ -328,6 +329,10 @@ class Checker:
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         raise NotImplementedError
+
+    def params(self, ctx: AuditContext) -> P:
+        """This checker's parameters, typed: `p = self.params(ctx)` in a `Checker[SizeParams]`."""
+        return cast(P, ctx.params)
 
     def result(self, status: Status, summary: str, metrics: Mapping[str, Any], *,
                findings: Sequence[Finding] = (), thresholds: Mapping[str, Any] | None = None,

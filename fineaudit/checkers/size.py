@@ -18,7 +18,7 @@ def count_valid(batch: RecordBatch) -> int:
     return sum(batch.valid)
 
 
-class SizeChecker(Checker):
+class SizeChecker(Checker[SizeParams]):
     """Counts the records, and the valid ones among them (those `format` does not reject).
 
     Why it matters: fine-tuning on a few dozen examples rarely moves a model, and providers
@@ -34,7 +34,7 @@ class SizeChecker(Checker):
     codes = {"size.too_small": "fewer valid records than min_records (or warn_records)"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: SizeParams = ctx.params
+        p = self.params(ctx)
         valid = sum(data.map_batches(count_valid))
         metrics = {"records": len(data), "valid_records": valid}
         thresholds = {"min_records": p.min_records, "warn_records": p.warn_records}
