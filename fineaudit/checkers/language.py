@@ -107,7 +107,8 @@ def identify_batch(min_confidence: float, rate: float, seed: int, batch: RecordB
     if not rows:
         return Languages.concat([])
     columns = list(zip(*rows))
-    return Languages(np.array(columns[0], dtype=np.int64), *(np.array(c, dtype="U8") for c in columns[1:4]),
+    return Languages(np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype="U8"),
+                     np.array(columns[2], dtype="U8"), np.array(columns[3], dtype="U8"),
                      np.array(columns[4], dtype=np.float64))
 
 
