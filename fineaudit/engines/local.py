@@ -223,8 +223,7 @@ class LocalRecords:
         n = len(self.batches)
         with track_step(self.engine.progress, desc, len(self)) as task:
             if n > 1 and self.engine.workers > 1:
-                with signals_deferred():
-                    outputs = self.engine.pool().map(_apply, [fn] * n, self.batches, [self.source] * n)
+                outputs = self._in_workers(fn)
             else:
                 outputs = (_apply(fn, ref, self.source) for ref in self.batches)
             for ref, out in zip(self.batches, outputs):
@@ -232,6 +231,20 @@ class LocalRecords:
                 if task is not None:
                     task.advance(ref.length)
         return results
+
+    def _in_workers(self, fn: Callable[[RecordBatch], T]) -> Iterator[T]:
+        """Results in batch order. Not Executor.map: on an interrupt it cancels the pending futures,
+        which the pool's manager thread (3.11) then fails to mark broken when the workers are killed;
+        an error stops the rest here, an interrupt leaves them to the engine's abort."""
+        with signals_deferred():
+            futures = [self.engine.pool().submit(_apply, fn, ref, self.source) for ref in self.batches]
+        try:
+            for future in futures:
+                yield future.result()
+        except Exception:
+            for future in futures:
+                future.cancel()
+            raise
 
     def group_by_key(self, fn: Callable[[RecordBatch], tuple[Any, Any]], *,
                      desc: str | None = None) -> list[list[int]]:
