@@ -225,3 +225,340 @@ def test_cli_names_the_record(run_cli: Any) -> None:
 
 def test_codes_are_declared() -> None:
     assert all(code.startswith("tool_calls.") for code in ToolCallsChecker.codes)
+
+
+# --------------------------------------------------------------------------- mutation suite
+# Real records (drone: OpenAI, glaive: ShareGPT), each mutated by one defect, seeded; every
+# mutant must be named with its code, and the untouched records must stay clean.
+
+MUTANTS_PER_CODE = 12
+Mutator = Any  # (record, rng) -> the mutated record, or None where it does not apply
+
+
+def base_records(rng: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Drone records with Mistral-style ids (so id_pattern applies) and glaive without record 259."""
+    drone = [json.loads(line) for line in DRONE.read_text("utf-8").splitlines()]
+    for record in drone:
+        for c in _openai_calls(record):
+            c["id"] = _mistral_id(rng)
+    glaive = [r for i, r in enumerate(json.loads(GLAIVE.read_text("utf-8"))) if i != 259]
+    return drone, glaive
+
+
+def _mistral_id(rng: Any) -> str:
+    return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
+
+
+def _openai_calls(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for m in record["messages"] for c in m.get("tool_calls") or []]
+
+
+def _call_turn(record: dict[str, Any]) -> int:
+    return next(i for i, m in enumerate(record["messages"]) if m.get("tool_calls"))
+
+
+def _fc_turns(record: dict[str, Any]) -> list[int]:
+    return [i for i, t in enumerate(record["conversations"]) if t["from"] == "function_call"]
+
+
+def _glaive_tools(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return json.loads(record["tools"])
+
+
+def _schema_of(tools: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    for t in tools:
+        fn = t.get("function", t)
+        if fn.get("name") == name:
+            return fn.get("parameters") or {}
+    return {}
+
+
+_WRONG = {"string": 12345, "integer": "ten", "number": "ten", "boolean": "yes", "array": "a, b", "object": 7}
+
+
+def _break_schema(args: dict[str, Any], schema: dict[str, Any], rng: Any) -> bool:
+    """Give one typed property a value of the wrong type, or drop a required one."""
+    typed = sorted(k for k, v in (schema.get("properties") or {}).items() if isinstance(v, dict) and v.get("type") in _WRONG)
+    required = sorted(k for k in schema.get("required") or [] if k in args)
+    if not typed and not required:
+        return False
+    if required and (not typed or rng.random() < 0.3):
+        del args[rng.choice(required)]
+    else:
+        key = rng.choice(typed)
+        args[key] = _WRONG[schema["properties"][key]["type"]]
+    return True
+
+
+# OpenAI mutators (drone records: one call, last turn, no results; parallel_tool_calls false)
+
+def o_malformed_tool(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    i = rng.randrange(len(r["tools"]))
+    r["tools"][i] = {"type": "function", **r["tools"][i]["function"]}  # the Responses API's flat shape
+    return r
+
+
+def o_schema_invalid(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    bad = rng.choice([{"type": "objekt"}, {"type": "string"}, ["altitude"], {"type": "object", "required": "x"},
+                      {"type": "object", "properties": {"x": {"type": 5}}}, {"type": "object", "properties": {"x": {"minimum": "0"}}}])
+    rng.choice(r["tools"])["function"]["parameters"] = bad
+    return r
+
+
+def o_malformed_call(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    c = rng.choice(_openai_calls(r))
+    what = rng.choice(["function", "name", "arguments"])
+    del (c if what == "function" else c["function"])[what]
+    return r
+
+
+def o_not_json(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    fn = rng.choice(_openai_calls(r))["function"]
+    fn["arguments"] = fn["arguments"][: rng.randrange(1, len(fn["arguments"]))] if rng.random() < 0.7 \
+        else rng.choice(["", "altitude=100", "{'mode': 'on'}"])
+    return r
+
+
+def o_not_object(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    fn = rng.choice(_openai_calls(r))["function"]
+    fn["arguments"] = json.dumps(rng.choice([list(json.loads(fn["arguments"]).values()), 42, "on", None, True]))
+    return r
+
+
+def o_type(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    fn = rng.choice(_openai_calls(r))["function"]
+    fn["arguments"] = json.loads(fn["arguments"])
+    return r
+
+
+def o_undeclared(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    rng.choice(_openai_calls(r))["function"]["name"] += rng.choice(["_v2", "2", "_now", "s"])
+    return r
+
+
+def o_schema(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    fn = rng.choice(_openai_calls(r))["function"]
+    args = json.loads(fn["arguments"])
+    if not _break_schema(args, _schema_of(r["tools"], fn["name"]), rng):
+        return None
+    fn["arguments"] = json.dumps(args)
+    return r
+
+
+def o_missing_id(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    c = rng.choice(_openai_calls(r))
+    if rng.random() < 0.5:
+        del c["id"]
+        return r
+    if rng.random() < 0.5:
+        c["id"] = rng.choice([None, ""])
+        return r
+    r["messages"] += [{"role": "tool", "content": '{"ok": true}'}, says("Done.")]  # a result without its id
+    return r
+
+
+def o_duplicate_id(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    c = rng.choice(_openai_calls(r))
+    again = copy.deepcopy(c)
+    r["messages"] += [result(c["id"], '{"ok": true}'), says("Done."), {"role": "user", "content": "Again, please."},
+                      asks(again)]
+    return r
+
+
+def o_unanswered(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    r["messages"].append(rng.choice([says("Done, the drone did it."), {"role": "user", "content": "Thanks!"}]))
+    return r
+
+
+def o_orphan(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    r["messages"].insert(_call_turn(r), {"role": "tool", "tool_call_id": _mistral_id(rng), "content": '{"ok": true}'})
+    return r
+
+
+def o_parallel(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    turn = r["messages"][_call_turn(r)]
+    turn["tool_calls"].append({**copy.deepcopy(turn["tool_calls"][0]), "id": _mistral_id(rng)})
+    return r
+
+
+def o_id_pattern(r: dict[str, Any], rng: Any) -> dict[str, Any]:
+    c = rng.choice(_openai_calls(r))
+    c["id"] = rng.choice([c["id"][:8], c["id"] + "x", c["id"][:4] + "-" + c["id"][5:], "call_" + c["id"]])
+    return r
+
+
+# ShareGPT mutators (glaive records)
+
+def s_tools_not_json(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    if len(r["tools"]) < 3:
+        return None
+    r["tools"] = r["tools"][: rng.randrange(1, len(r["tools"]))]
+    return r
+
+
+def s_malformed_tool(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    tools = _glaive_tools(r)
+    if not tools:
+        return None
+    t = rng.choice(tools)
+    if rng.random() < 0.5:
+        del t["name"]
+    else:
+        t["name"] = rng.choice(["", None, 7])
+    r["tools"] = json.dumps(tools)
+    return r
+
+
+def s_schema_invalid(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    tools = _glaive_tools(r)
+    if not tools:
+        return None
+    rng.choice(tools)["parameters"] = rng.choice([{"type": "objekt"}, "object", {"type": "object", "required": "x"},
+                                                  {"type": "object", "properties": {"x": {"type": "text"}}}])
+    r["tools"] = json.dumps(tools)
+    return r
+
+
+def s_malformed_call(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    turns = _fc_turns(r)
+    if not turns:
+        return None
+    turn = r["conversations"][rng.choice(turns)]
+    value = json.loads(turn["value"])
+    choice = rng.randrange(3)
+    if choice == 2:
+        turn["value"] = f"{value['name']}({', '.join(map(str, value['arguments'].values()))})"
+    else:
+        del value[("name", "arguments")[choice]]
+        turn["value"] = json.dumps(value)
+    return r
+
+
+def _s_edit(r: dict[str, Any], rng: Any, edit: Any) -> dict[str, Any] | None:
+    turns = _fc_turns(r)
+    if not turns:
+        return None
+    turn = r["conversations"][rng.choice(turns)]
+    value = json.loads(turn["value"])
+    if edit(value, rng) is False:
+        return None
+    turn["value"] = json.dumps(value)
+    return r
+
+
+def s_not_json(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    def edit(v: dict[str, Any], rng: Any) -> None:
+        text = json.dumps(v["arguments"])
+        v["arguments"] = text[: rng.randrange(1, len(text))]
+    return _s_edit(r, rng, edit)
+
+
+def s_not_object(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    def edit(v: dict[str, Any], rng: Any) -> None:
+        v["arguments"] = rng.choice([list(v["arguments"].values()), 42, None, True, 2.5])
+    return _s_edit(r, rng, edit)
+
+
+def s_type(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    def edit(v: dict[str, Any], rng: Any) -> None:
+        v["arguments"] = json.dumps(v["arguments"])
+    return _s_edit(r, rng, edit)
+
+
+def s_undeclared(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    def edit(v: dict[str, Any], rng: Any) -> None:
+        v["name"] = rng.choice(["get_", "find_", "do_"]) + v["name"]
+    return _s_edit(r, rng, edit)
+
+
+def s_schema(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    tools = _glaive_tools(r)
+
+    def edit(v: dict[str, Any], rng: Any) -> bool:
+        return _break_schema(v["arguments"], _schema_of(tools, v["name"]), rng)
+    return _s_edit(r, rng, edit)
+
+
+def s_unanswered(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    turns = [k for k in _fc_turns(r) if k + 2 < len(r["conversations"])]
+    if not turns:
+        return None
+    del r["conversations"][rng.choice(turns) + 1]  # the observation
+    return r
+
+
+def s_orphan(r: dict[str, Any], rng: Any) -> dict[str, Any] | None:
+    turns = _fc_turns(r)
+    if not turns:
+        return None
+    del r["conversations"][rng.choice(turns)]  # the call; its observation stays
+    return r
+
+
+MUTATORS: dict[str, list[tuple[str, Mutator]]] = {
+    "tools_not_json": [("s", s_tools_not_json)],
+    "malformed_tool": [("o", o_malformed_tool), ("s", s_malformed_tool)],
+    "tool_schema_invalid": [("o", o_schema_invalid), ("s", s_schema_invalid)],
+    "malformed_call": [("o", o_malformed_call), ("s", s_malformed_call)],
+    "arguments_not_json": [("o", o_not_json), ("s", s_not_json)],
+    "arguments_not_object": [("o", o_not_object), ("s", s_not_object)],
+    "arguments_type": [("o", o_type), ("s", s_type)],
+    "undeclared_tool": [("o", o_undeclared), ("s", s_undeclared)],
+    "arguments_schema": [("o", o_schema), ("s", s_schema)],
+    "missing_tool_call_id": [("o", o_missing_id)],
+    "duplicate_tool_call_id": [("o", o_duplicate_id)],
+    "unanswered_call": [("o", o_unanswered), ("s", s_unanswered)],
+    "orphan_result": [("o", o_orphan), ("s", s_orphan)],
+    "parallel_calls_disallowed": [("o", o_parallel)],
+    "id_pattern": [("o", o_id_pattern)],
+}
+
+
+def mutation_corpus(seed: int) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """The clean real records, then MUTANTS_PER_CODE mutants of each code: (records, index -> code)."""
+    import random
+
+    rng = random.Random(seed)
+    drone, glaive = base_records(rng)
+    records: list[dict[str, Any]] = drone + glaive
+    expected: dict[int, str] = {}
+    for code, mutators in MUTATORS.items():
+        made = 0
+        while made < MUTANTS_PER_CODE:
+            dialect, mutate = mutators[made % len(mutators)]
+            mutant = mutate(copy.deepcopy(rng.choice(drone if dialect == "o" else glaive)), rng)
+            if mutant is not None:
+                expected[len(records)] = f"tool_calls.{code}"
+                records.append(mutant)
+                made += 1
+    return records, expected
+
+
+def test_every_code_has_mutants() -> None:
+    assert {f"tool_calls.{c}" for c in MUTATORS} == set(ToolCallsChecker.codes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mutants_are_named_and_untouched_records_stay_clean(seed: int) -> None:
+    records, expected = mutation_corpus(seed)
+    rules = Rules(id_pattern=MISTRAL_IDS)
+    missed, false_alarms = [], []
+    for index, record in enumerate(records):
+        codes = {code for code, _ in audit_record(record, "chat", rules).problems}
+        if index in expected and expected[index] not in codes:
+            missed.append((index, expected[index], codes))
+        if index not in expected and codes:
+            false_alarms.append((index, codes))
+    assert missed == [] and false_alarms == []
+
+
+def test_mutation_corpus_through_the_audit(tmp_path: Path) -> None:
+    records, expected = mutation_corpus(seed=7)
+    result = tool_calls_of(write_jsonl(tmp_path / "mutants.jsonl", records), f"tool_calls.id_pattern={MISTRAL_IDS}")
+    named: dict[int, set[str]] = {}
+    for f in result.findings:
+        assert len(f.records) == 1 and f.line == f.records[0] + 1 and f.field
+        named.setdefault(f.records[0], set()).add(f.code)
+    assert set(named) == set(expected)
+    assert all(expected[i] in codes for i, codes in named.items())
+    assert result.status is Status.FAIL and result.findings_total == len(result.findings)
