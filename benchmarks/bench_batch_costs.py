@@ -1,7 +1,7 @@
 """What each piece of per-record work costs, and how often an audit repeats it.
 
 On the batches of a make_corpus chat corpus, in this process (no workers, no profiler), it
-times every step that the default checks' batch functions run, in microseconds per record:
+times (CPU time, which other processes on a shared machine disturb less than wall time) every step that the default checks' batch functions run, in microseconds per record:
 the spool read each pass pays (Arrow -> Python lists: all columns, or only those a pass uses),
 parsing `raw` again, the chat turns, layout validation, normalization, the tokenizer, MinHash,
 and each content detector. Then, from how many passes repeat a step (counted in the code of
@@ -58,12 +58,12 @@ def _spool(columns: tuple[str, ...] | None) -> Step:
     def step(batch: RecordBatch) -> Any:
         table = to_arrow(batch)
         if columns is None:
-            started = time.perf_counter()
+            started = time.process_time()
             from_arrow(table, "train")
-            return time.perf_counter() - started
-        started = time.perf_counter()
+            return time.process_time() - started
+        started = time.process_time()
         {c: table.column(c).to_pylist() for c in columns}
-        return time.perf_counter() - started
+        return time.process_time() - started
     return step
 
 
@@ -74,10 +74,10 @@ def _objs(batch: RecordBatch) -> list[Any]:
 def _per_record(fn: Callable[[Any], Any], source: Callable[[RecordBatch], list[Any]]) -> Step:
     def step(batch: RecordBatch) -> Any:
         values = source(batch)
-        started = time.perf_counter()
+        started = time.process_time()
         for v in values:
             fn(v)
-        return time.perf_counter() - started
+        return time.process_time() - started
     return step
 
 
@@ -106,9 +106,9 @@ def _tokens() -> Step:
 
     def step(batch: RecordBatch) -> Any:
         texts = [t for p, r, s in zip(batch.prompt, batch.response, batch.system) for t in (p, r, s or "")]
-        started = time.perf_counter()
+        started = time.process_time()
         count_tokens("cl100k_base", texts)
-        return time.perf_counter() - started
+        return time.process_time() - started
     return step
 
 
@@ -117,11 +117,11 @@ def _minhash() -> Step:
     from fineaudit.normalize import Normalization
 
     def step(batch: RecordBatch) -> Any:
-        started = time.perf_counter()
+        started = time.process_time()
         words, offsets = minhash.word_hashes(batch.text, Normalization(True, True, False))
         shingles, s_offsets = minhash.shingle_hashes(words, offsets, 5)
         minhash.band_keys(minhash.signatures(shingles, s_offsets, 128, 0), *minhash.choose_bands(0.8, 128))
-        return time.perf_counter() - started
+        return time.process_time() - started
     return step
 
 

@@ -9,7 +9,8 @@ Two ways of getting a cl100k_base / o200k_base counter, each timed in a fresh in
   extension  `fineaudit.token_counting.load_counter(name)`: bpe-openai's Rust extension alone,
              which builds only the vocabulary asked for
 
-It prints the median seconds and the process's RSS growth over the repeats, the ratio, and
+It prints the median wall seconds (and the minimum), the median CPU seconds (steadier on a
+shared machine) and the process's RSS growth over the repeats, the ratio, and
 checks that both count the same tokens on the texts of a make_corpus corpus.
 
     python benchmarks/bench_tokenizer_load.py --repeats 5
@@ -29,7 +30,7 @@ _PROLOGUE = """
 import json, sys, time, psutil
 import fineaudit.core  # the package's own imports are not the tokenizer's cost
 rss = psutil.Process().memory_info().rss
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 """
 WAYS = {
     "package": """
@@ -44,7 +45,7 @@ count(["hello world"])
 """,
 }
 _EPILOGUE = """
-print(json.dumps({"seconds": time.perf_counter() - started,
+print(json.dumps({"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
                   "rss_mb": (psutil.Process().memory_info().rss - rss) / 2**20,
                   "package_imported": "bpe_openai.compat" in sys.modules}))
 """
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check-records", type=int, default=2000, help="corpus records whose counts are compared")
     args = ap.parse_args(argv)
     print(f"load average: {os.getloadavg()}, cpus: {os.cpu_count()}, repeats: {args.repeats}")
-    print(f"{'encoding':12} {'way':10} {'median s':>9} {'min s':>7} {'RSS MB':>7} {'package imported':>17}")
+    print(f"{'encoding':12} {'way':10} {'median s':>9} {'min s':>7} {'CPU s':>7} {'RSS MB':>7} {'package imported':>17}")
     for encoding in args.encodings.split(","):
         medians = {}
         for way in WAYS:
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = [r["seconds"] for r in runs]
             medians[way] = statistics.median(seconds)
             print(f"{encoding:12} {way:10} {medians[way]:>9.3f} {min(seconds):>7.3f} "
+                  f"{statistics.median(r['cpu'] for r in runs):>7.3f} "
                   f"{statistics.median(r['rss_mb'] for r in runs):>7.0f} {str(runs[0]['package_imported']):>17}")
         print(f"{encoding:12} package / extension: {medians['package'] / medians['extension']:.1f}x")
         texts = same_counts(encoding, args.check_records)
