@@ -5,7 +5,7 @@ Both sides are normalized the same way: Unicode NFKC, casefold, and only the let
 digits kept (`words`: runs of them; `chars`: the words joined without spaces), so a copy with
 changed spacing, case or punctuation still matches. An eval prompt is found in a training
 record when
-  - `exact`:  its words equal the training prompt's words;
+  - `exact`:  its `chars` equal the training prompt's;
   - `gram`:   they share a word 13-gram (eval prompts of 13 words or more);
   - `window`: one of three seeded 50-character windows of its `chars` occurs in the training
               record's `chars` (eval prompts of 50 characters or more);
@@ -51,7 +51,8 @@ def prompt_words(text: str) -> list[str]:
 
 
 def exact_key(words: list[str]) -> int:
-    return xxhash.xxh3_64_intdigest(" ".join(words).encode("utf-8", "surrogatepass"))
+    # the characters, not the words: "body's" and "bodys" are the same prompt once punctuation goes
+    return xxhash.xxh3_64_intdigest("".join(words).encode("utf-8", "surrogatepass"))
 
 
 @lru_cache(maxsize=2)
@@ -307,8 +308,12 @@ def _capped(found: np.ndarray, cap: int) -> np.ndarray:
     return found[mask]
 
 
-def merge_hits(parts: list[Hits], cap: int) -> dict[str, dict[int, set[int]]]:
-    """eval index -> training indices, per kind, without the keys found in more than cap records."""
+def merge_hits(parts: list[Hits], cap: int, index: EvalIndex) -> dict[str, dict[int, set[int]]]:
+    """eval index -> training indices, per kind, without the keys found in more than cap records.
+
+    A gram or window match needs two shared keys with the same training record (one when the
+    eval prompt has only one): a single 13-gram or window that straddles a shared template and
+    the first word after it matches by chance; a copied prompt shares all of its keys."""
     out: dict[str, dict[int, set[int]]] = {"exact": {}}
     for e, t in np.concatenate([p.exact[:, 1:] for p in parts] or [np.zeros((0, 2), np.int64)]).tolist():
         out["exact"].setdefault(e, set()).add(t)
@@ -320,9 +325,13 @@ def merge_hits(parts: list[Hits], cap: int) -> dict[str, dict[int, set[int]]]:
         pairs = np.unique(rows[:, [0, 2]], axis=0)
         keys, counts = np.unique(pairs[:, 0], return_counts=True)
         frequent = keys[counts > cap]
-        kept = rows[~np.isin(rows[:, 0], frequent)]
+        kept = np.unique(rows[~np.isin(rows[:, 0], frequent)], axis=0)
+        pair, shared = np.unique(kept[:, 1:], axis=0, return_counts=True)
+        owners = index.tables[kind].owners
+        per_eval = np.bincount(owners, minlength=int(pair[:, 0].max(initial=0)) + 1) if len(owners) else np.zeros(1, np.int64)
+        needed = 1 if kind == "whole" else np.minimum(2, per_eval[pair[:, 0]]) if len(pair) else 1
         found: dict[int, set[int]] = {}
-        for e, t in kept[:, 1:].tolist():
+        for e, t in pair[shared >= needed].tolist():
             found.setdefault(e, set()).add(t)
         out[kind] = found
     return out

@@ -137,7 +137,7 @@ def prompt_leaks(train: Records, held: Records, p: LeakageParams, seed: int) -> 
     index = prompt_index.build_eval_index(parts, p.min_prompt_chars)
     hits = train.map_batches(partial(prompt_index.scan_batch, index, p.prompt_scope, p.max_key_records),
                              desc="leakage: eval prompts in training")
-    found = prompt_index.merge_hits(hits, p.max_key_records)
+    found = prompt_index.merge_hits(hits, p.max_key_records, index)
     out: dict[int, PromptLeak] = {}
     for how in ("exact", "gram", "window", "whole"):  # strongest evidence first
         for e, twins in found[how].items():

