@@ -149,6 +149,7 @@ class DaskEngine:
     def _connect(self, scheduler: str | None, workers: int | None, timeout: str) -> Client:
         if scheduler:
             try:
+                probe_scheduler(scheduler, _seconds(timeout))
                 return Client(scheduler, timeout=timeout)
             except (OSError, TimeoutError) as exc:
                 raise ConfigError(f"--scheduler: cannot reach the Dask scheduler at {scheduler}: {exc}") from None
@@ -276,3 +277,30 @@ class DaskRecords:
 
     def sample(self, n: int, seed: int) -> list[Record]:
         return self.take(sample_indices(len(self), n, seed))
+
+
+def _seconds(timeout: str | float) -> float:
+    import dask.utils
+
+    return float(dask.utils.parse_timedelta(timeout, default="s"))
+
+
+def probe_scheduler(address: str, seconds: float) -> None:
+    """Connect and ask the scheduler who it is, all within `seconds`: Client(timeout=) bounds the
+    connection but not the handshake, so a server that accepts and never answers hung forever."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def ask() -> None:
+        comm = await connect(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        asyncio.run(asyncio.wait_for(ask(), seconds))
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"no answer within {seconds:g} s (is it a Dask scheduler?)") from None
