@@ -37,12 +37,15 @@ class DiversityParams:
     frame_share: float = field(default=0.25, metadata={
         "help": "a word n-gram in at least this share of the sampled prompts is a frame (a shared header)"})
     frame_ngram: int = field(default=4, metadata={"help": "words per frame n-gram"})
+    shared_line_share: float = field(default=0.02, metadata={
+        "help": "a prompt line found verbatim in at least this share of the sampled prompts (a tool "
+                "description, a fixed header) is left out of skeletons, so templates are judged on the rest"})
     vendi: bool = field(default=False, metadata={
         "help": "also compute the Vendi score of the sample's prompt embeddings (drift's model; seconds to minutes)"})
     vendi_sample: int = field(default=500, metadata={"help": "prompts embedded for the Vendi score"})
 
     def __post_init__(self) -> None:
-        for name in ("warn_templated_fraction", "frame_share"):
+        for name in ("warn_templated_fraction", "frame_share", "shared_line_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if not 0.0 < self.near_threshold <= 1.0:
@@ -57,6 +60,7 @@ class Lsh:
 
     min_words: int
     seed: int
+    shared_lines: frozenset[str] = frozenset()  # normalized lines left out of skeletons
     num_perm: int = 64
     bands: int = 16
     rows: int = 4
@@ -68,8 +72,37 @@ def prompt_of(record_prompt: str, record_text: str) -> str:
     return (record_prompt if record_prompt.strip() else record_text)[:MAX_CHARS]
 
 
+def _line_key(line: str) -> str:
+    return " ".join(line.lower().split())
+
+
+def without_shared_lines(text: str, shared: frozenset[str]) -> str:
+    """`text` without the lines most prompts repeat; the whole text when nothing else is left."""
+    if not shared or "\n" not in text:
+        return text
+    kept = [line for line in text.splitlines() if _line_key(line) not in shared]
+    return "\n".join(kept) if any(line.strip() for line in kept) else text
+
+
+def shared_lines(records: list[Record], share: float) -> frozenset[str]:
+    """Lines found verbatim in at least `share` of the sampled prompts (and in 3 or more)."""
+    counts: Counter[str] = Counter()
+    for r in records:
+        text = prompt_of(r.prompt, r.text)
+        if "\n" in text:
+            counts.update({k for line in text.splitlines() if (k := _line_key(line))})
+    need = max(3, int(np.ceil(share * len(records))))
+    return frozenset(line for line, c in counts.items() if c >= need)
+
+
+def _terms(skel: str) -> str:
+    """A skeleton as space-separated terms: character bigrams where a script has no spaces
+    (a Chinese prompt is one \\w+ run), so near templates are found in every script."""
+    return skel if skel.isascii() else " ".join(vocabulary_terms(skel))
+
+
 def _shingles(lsh: Lsh, skeletons: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    words, offsets = minhash.word_hashes(skeletons, _HOW)
+    words, offsets = minhash.word_hashes([_terms(s) for s in skeletons], _HOW)
     return minhash.shingle_hashes(words, offsets, lsh.ngram)
 
 
@@ -77,14 +110,14 @@ def template_keys_batch(lsh: Lsh, batch: RecordBatch) -> tuple[np.ndarray, np.nd
     """(key, record index): every record's exact-skeleton key, and LSH band keys of long skeletons."""
     index, skeletons = [], []
     for i, prompt, text, error in zip(batch.index, batch.prompt, batch.text, batch.error):
-        if error is None and (s := skeleton(prompt_of(prompt, text))):
+        if error is None and (s := skeleton(without_shared_lines(prompt_of(prompt, text), lsh.shared_lines))):
             index.append(i)
             skeletons.append(s)
     if not index:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
     ids = np.asarray(index, dtype=np.int64)
     exact = np.array([key_of_normalized(s) ^ _EXACT_SALT for s in skeletons], dtype=np.uint64)
-    long = np.array([len(s.split()) >= lsh.min_words for s in skeletons])
+    long = np.array([len(_terms(s).split()) >= lsh.min_words for s in skeletons])
     if not long.any():
         return exact, ids
     shingles, offsets = _shingles(lsh, [s for s, ok in zip(skeletons, long) if ok])
@@ -113,7 +146,7 @@ def skeletons_batch(lsh: Lsh, wanted: np.ndarray, batch: RecordBatch) -> Skeleto
     if not rows:
         return Skeletons()
     texts = [prompt_of(batch.prompt[r], batch.text[r]) for r in rows]
-    skeletons = [skeleton(t) for t in texts]
+    skeletons = [skeleton(without_shared_lines(t, lsh.shared_lines)) for t in texts]
     shingles, offsets = _shingles(lsh, skeletons)
     sigs = minhash.signatures(shingles, offsets, lsh.num_perm, lsh.seed)
     ids = [batch.index[r] for r in rows]
@@ -121,9 +154,10 @@ def skeletons_batch(lsh: Lsh, wanted: np.ndarray, batch: RecordBatch) -> Skeleto
     return Skeletons(dict(zip(ids, minhash.shingle_sets(shingles, offsets))), dict(zip(ids, sigs)), shown)
 
 
-def template_clusters(data: Records, p: DiversityParams, seed: int) -> tuple[list[minhash.Cluster], Skeletons]:
+def template_clusters(data: Records, p: DiversityParams, seed: int,
+                      shared: frozenset[str] = frozenset()) -> tuple[list[minhash.Cluster], Skeletons]:
     """Clusters of records whose prompt skeletons are identical or near (verified Jaccard)."""
-    lsh = Lsh(p.min_near_words, seed)
+    lsh = Lsh(p.min_near_words, seed, shared)
     groups = data.group_by_key(partial(template_keys_batch, lsh), desc="diversity: skeletons")
     if not groups:
         return [], Skeletons()
@@ -241,11 +275,12 @@ class DiversityChecker(Checker):
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: DiversityParams = ctx.params
-        clusters, found = template_clusters(data, p, ctx.seed)
+        sample = [r for r in data.sample(p.sample_size, ctx.seed) if r.parsed]
+        repeated_lines = shared_lines(sample, p.shared_line_share)
+        clusters, found = template_clusters(data, p, ctx.seed, repeated_lines)
         templated = sum(len(c.members) for c in clusters)
         valid = sum(data.map_batches(_parsed_count, desc="diversity: counting")) if clusters else len(data)
         fraction = templated / valid if valid else 0.0
-        sample = [r for r in data.sample(p.sample_size, ctx.seed) if r.parsed]
         tokens = [vocabulary_terms(r.text)[:500] for r in sample]
         shared = frames(sample, p)
         metrics: dict[str, Any] = {
@@ -254,12 +289,13 @@ class DiversityChecker(Checker):
             "largest_template": len(clusters[0].members) if clusters else 0,
             "distinct_1": distinct_n(tokens, 1), "distinct_2": distinct_n(tokens, 2),
             "compression_ratio": compression_ratio([r.text for r in sample]),
-            "frames": len(shared), "sample_size": len(sample),
+            "frames": len(shared), "sample_size": len(sample), "shared_lines": len(repeated_lines),
         }
         if p.vendi and sample:
             metrics["vendi_score"], metrics["vendi_model"] = self._vendi(sample, p, ctx)
-        findings = [self._template_finding(c, found) for c in clusters]
-        findings += [self._frame_finding(f, len(sample), data.source) for f in shared]
+        # frames first: a handful, and the report keeps only the first max_findings
+        findings = [self._frame_finding(f, len(sample), data.source) for f in shared]
+        findings += [self._template_finding(c, found) for c in clusters]
         status = Status.WARN if fraction > p.warn_templated_fraction else Status.PASS
         summary = (f"{templated} records ({fraction:.1%}) in {len(clusters)} repeated prompt skeletons; "
                    f"distinct-2 {metrics['distinct_2']}, compression ratio {metrics['compression_ratio']}"
