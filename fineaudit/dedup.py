@@ -1,6 +1,6 @@
 """`fineaudit dedup`: write a dataset without its exact and near duplicates.
 
-The records to drop come from the checkers' own functions (`exact_groups`, `near_clusters`),
+The records to drop come from the duplicate family's shared functions (`exact_groups`, `near_clusters`),
 so what `dedup` removes is exactly what `exact_duplicates` and `near_duplicates` report: every
 member of a group or cluster but its first record. The output keeps the input's format (JSON
 Lines lines are copied byte for byte, malformed ones included), is written to a temporary
@@ -21,10 +21,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import orjson
 
-from fineaudit.checkers.exact_duplicates import exact_groups
-from fineaudit.checkers.near_duplicates import near_clusters
 from fineaudit.config import Config
 from fineaudit.core import DatasetInfo, InputError, RecordBatch, Records, Shard
+from fineaudit.duplicate_groups import exact_groups, near_clusters
 from fineaudit.loaders import Source, open_source
 
 

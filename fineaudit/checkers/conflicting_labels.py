@@ -8,9 +8,8 @@ from itertools import combinations
 import numpy as np
 
 from fineaudit import minhash
-from fineaudit.checkers.exact_duplicates import ExactDuplicatesParams, exact_groups, excerpts_of
-from fineaudit.checkers.near_duplicates import NearDuplicatesParams, near_clusters
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
+from fineaudit.duplicate_groups import ExactDuplicatesParams, NearDuplicatesParams, exact_groups, excerpts_of, near_clusters
 from fineaudit.normalize import text_key
 
 

@@ -7,8 +7,7 @@ from functools import partial
 import numpy as np
 
 from fineaudit import minhash
-from fineaudit.checkers.exact_duplicates import check_scope, excerpts_of, exact_keys_batch
-from fineaudit.checkers.near_duplicates import NearDuplicatesParams, band_keys_batch, shingle_sets_of
+from fineaudit.duplicate_groups import NearDuplicatesParams, band_keys_batch, check_scope, exact_keys_batch, excerpts_of, shingle_sets_of
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
 from fineaudit.normalize import Normalization
 from fineaudit import prompt_index

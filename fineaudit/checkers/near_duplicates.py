@@ -1,125 +1,12 @@
 """The near_duplicates check: MinHash + LSH candidates, each verified by exact Jaccard."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import partial
-
-import numpy as np
-
 from fineaudit import minhash
-from fineaudit.checkers.exact_duplicates import Excerpt, check_scope, excerpt, size_histogram, view_of
-from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
+from fineaudit.duplicate_groups import Excerpt, NearDuplicatesParams, near_clusters_with_excerpts, size_histogram
 from fineaudit.minhash import Cluster
-from fineaudit.normalize import Normalization
 
-
-@dataclass(frozen=True)
-class NearDuplicatesParams:
-    threshold: float = field(default=0.8, metadata={
-        "help": "verified Jaccard similarity of word n-gram sets at or above which records are near duplicates"})
-    ngram: int = field(default=5, metadata={"help": "words per shingle (texts with fewer words form one shingle)"})
-    num_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
-    bands: int = field(default=0, metadata={"help": "LSH bands; 0 = chosen for the threshold (generous recall)"})
-    rows: int = field(default=0, metadata={"help": "rows per LSH band; 0 = chosen for the threshold"})
-    scope: str = field(default="text", metadata={"help": "what is compared: text (the whole record), prompt or response"})
-    nfkc: bool = field(default=True, metadata={"help": "compare after Unicode NFKC normalization"})
-    casefold: bool = field(default=True, metadata={"help": "compare case-insensitively"})
-    max_fraction: float = field(default=0.05, metadata={
-        "help": "fail when more than this share of records are near duplicates to drop; fewer warn"})
-
-    def __post_init__(self) -> None:
-        check_scope(self.scope)
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
-        if self.ngram < 1 or self.num_perm < 1 or self.bands < 0 or self.rows < 0:
-            raise ValueError("ngram and num_perm must be >= 1, bands and rows >= 0")
-        if self.bands * self.rows > self.num_perm:
-            raise ValueError(f"bands x rows ({self.bands * self.rows}) exceeds num_perm ({self.num_perm})")
-
-    def lsh(self, seed: int) -> Lsh:
-        bands, rows = (self.bands, self.rows) if self.bands and self.rows else \
-            minhash.choose_bands(self.threshold, self.num_perm)
-        return Lsh(self.scope, self.ngram, Normalization(self.nfkc, self.casefold, False),
-                   self.num_perm, seed, bands, rows)
-
-
-@dataclass(frozen=True)
-class Lsh:
-    """Everything a worker needs to shingle, sign and band a batch the same way everywhere."""
-
-    scope: str
-    ngram: int
-    how: Normalization
-    num_perm: int
-    seed: int
-    bands: int
-    rows: int
-
-
-def _shingles(lsh: Lsh, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    words, offsets = minhash.word_hashes(texts, lsh.how)
-    return minhash.shingle_hashes(words, offsets, lsh.ngram)
-
-
-def band_keys_batch(lsh: Lsh, batch: RecordBatch) -> tuple[np.ndarray, np.ndarray]:
-    """(LSH band key, record index) pairs: bands records of every record with shingles."""
-    shingles, offsets = _shingles(lsh, view_of(batch, lsh.scope))
-    keys = minhash.band_keys(minhash.signatures(shingles, offsets, lsh.num_perm, lsh.seed),
-                             lsh.bands, lsh.rows)
-    has = np.diff(offsets) > 0
-    index = np.asarray(batch.index, dtype=np.int64)[has]
-    return keys[has].ravel(), np.repeat(index, lsh.bands)
-
-
-@dataclass
-class Verification:
-    """What the second pass brings back for the records in some LSH group."""
-
-    sets: dict[int, np.ndarray] = field(default_factory=dict)  # exact shingle sets
-    sigs: dict[int, np.ndarray] = field(default_factory=dict)  # MinHash signatures
-    excerpts: dict[int, Excerpt] = field(default_factory=dict)  # for findings
-
-    def update(self, other: Verification) -> Verification:
-        self.sets.update(other.sets)
-        self.sigs.update(other.sigs)
-        self.excerpts.update(other.excerpts)
-        return self
-
-
-def shingle_sets_batch(lsh: Lsh, wanted: np.ndarray, batch: RecordBatch) -> Verification:
-    """Shingle sets, signatures and excerpts of this batch's records listed in `wanted`."""
-    index = np.asarray(batch.index, dtype=np.int64)
-    rows = np.flatnonzero(np.isin(index, wanted))
-    if not len(rows):
-        return Verification()
-    texts = view_of(batch, lsh.scope)
-    shingles, offsets = _shingles(lsh, [texts[r] for r in rows])
-    sigs = minhash.signatures(shingles, offsets, lsh.num_perm, lsh.seed)
-    ids = index[rows].tolist()
-    return Verification(dict(zip(ids, minhash.shingle_sets(shingles, offsets))), dict(zip(ids, sigs)),
-                        {i: (batch.line[r], excerpt(texts[r])) for i, r in zip(ids, rows.tolist())})
-
-
-def shingle_sets_of(data: Records, lsh: Lsh, wanted: np.ndarray, desc: str | None = None) -> Verification:
-    found = Verification()
-    for part in data.map_batches(partial(shingle_sets_batch, lsh, wanted), desc=desc):
-        found.update(part)
-    return found
-
-
-def near_clusters_with_excerpts(data: Records, p: NearDuplicatesParams, seed: int) -> tuple[list[Cluster], dict[int, Excerpt]]:
-    lsh = p.lsh(seed)
-    groups = data.group_by_key(partial(band_keys_batch, lsh), desc="near duplicates: MinHash")
-    if not groups:
-        return [], {}
-    wanted = np.unique(np.concatenate([np.asarray(g, dtype=np.int64) for g in groups]))
-    found = shingle_sets_of(data, lsh, wanted, desc="near duplicates: verify")
-    return minhash.greedy_clusters(groups, found.sets, p.threshold, found.sigs), found.excerpts
-
-
-def near_clusters(data: Records, p: NearDuplicatesParams, seed: int) -> list[Cluster]:
-    """Verified near-duplicate clusters, ordered by kept record; the checker's and dedup's logic."""
-    return near_clusters_with_excerpts(data, p, seed)[0]
+__all__ = ["NearDuplicatesChecker", "NearDuplicatesParams"]
 
 
 class NearDuplicatesChecker(Checker):
