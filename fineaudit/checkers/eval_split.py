@@ -82,7 +82,7 @@ class SideStats:
 
 def side_batch(templates: bool, batch: RecordBatch) -> SideStats:
     rows = [i for i, e in enumerate(batch.error) if e is None]
-    labels = Counter(batch.label[i] for i in rows if batch.label[i] is not None)
+    labels: Counter[str] = Counter(label for label in (batch.label[i] for i in rows) if label is not None)
     lengths = np.asarray([len(batch.text[i].split()) for i in rows], np.int32)
     keys, index = [], []
     if templates:
@@ -183,7 +183,7 @@ class EvalSplitChecker(Checker):
         mdd = metrics["min_detectable_difference"]
         if mdd is not None and mdd <= p.max_detectable_difference:
             return []
-        shown = f"{mdd * 100:.0f} points" if mdd is not None else "nothing"
+        shown = f"{mdd * 100:.0f}-point" if mdd is not None else "no"
         return [Finding("eval_split.too_small", source="eval", message=(
             f"{n} eval examples can show only a {shown} change in accuracy ({p.power:.0%} power, "
             f"{p.confidence:.0%} confidence; ±{(metrics['ci_halfwidth'] or 0) * 100:.0f} points on one score); "
