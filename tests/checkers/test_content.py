@@ -291,3 +291,59 @@ def test_cookbook_banana_repetition() -> None:
     result = content_of(REALDATA / "openai_cookbook" / "toy_chat_fine_tuning.jsonl")
     [finding] = [f for f in result.findings if f.code == "content.repetition"]
     assert finding.records == (4,) and finding.line == 5 and "Eat a banana!" in finding.message
+
+
+# --------------------------------------------------------------------------- other languages
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("作为一个人工智能语言模型，我没有个人观点。", {"content.ai_disclaimer"}),
+    ("我是由OpenAI训练的大型语言模型。", {"content.ai_disclaimer"}),
+    ("很抱歉，我无法提供这方面的信息。", {"content.refusal"}),
+    ("Como modelo de lenguaje, no tengo opiniones personales.", {"content.ai_disclaimer"}),
+    ("Lo siento, pero no puedo ayudarte con eso.", {"content.refusal"}),
+    ("Als KI-Sprachmodell habe ich keine persönlichen Meinungen.", {"content.ai_disclaimer"}),
+    ("Es tut mir leid, aber ich kann dabei nicht helfen.", {"content.refusal"}),
+    ("En tant qu'IA, je n'ai pas d'opinions personnelles.", {"content.ai_disclaimer"}),
+    ("Désolé, mais je ne peux pas faire cela.", {"content.refusal"}),
+    ("AI言語モデルとして、個人的な意見は持っていません。", {"content.ai_disclaimer"}),
+    ("申し訳ありませんが、お手伝いできません。", {"content.refusal"}),
+    ("Как языковая модель, я не имею собственного мнения.", {"content.ai_disclaimer"}),
+    ("Извините, но я не могу помочь с этим.", {"content.refusal"}),
+    ("Como um modelo de linguagem, não tenho opiniões pessoais.", {"content.ai_disclaimer"}),
+    ("Desculpe, mas não posso ajudar com isso.", {"content.refusal"}),
+    # ordinary sentences about AI, or with the same words, are not boilerplate
+    ("人工智能是计算机科学的一个分支。", set()),
+    ("La IA generativa es una tecnología reciente. Como IA generativa se conoce...", set()),
+    ("Die KI ist ein Werkzeug. Als KI bezeichnet man Systeme, die lernen.", set()),
+    ("Ele saiu como ia fazer sempre.", set()),
+    ("No puedo creer que sea verdad.", set()),
+    ("Я не могу не согласиться с вами.", set()),
+])
+def test_multilingual_boilerplate(text: str, expected: set[str]) -> None:
+    assert {c for c in codes(text) if c in ("content.ai_disclaimer", "content.refusal")} == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("他说：“你好”，然后离开了。", set()),
+    ("他说：”è“是法语字母", set()),  # curly quotes beside a Latin-1 letter, in correct Chinese
+    ("½“杯”水", set()),
+    ("《红楼梦》是“四大名著”之一——曹雪芹著。", set()),
+    ("「こんにちは」と彼は言った。", set()),
+    ("你好 cafÃ© 世界", {"content.mojibake"}),  # real mojibake inside Chinese text is still found
+    ("ä½ å¥½ï¼Œä¸–ç•Œ", {"content.mojibake"}),  # Chinese decoded as Latin-1
+])
+def test_cjk_typography_is_not_mojibake(text: str, expected: set[str]) -> None:
+    assert {c for c in codes(text) if c == "content.mojibake"} == expected
+
+
+def test_planted_chinese_spanish_german_self_identification(tmp_path: Path) -> None:
+    clean = [chat(f"Question {i}: what is {i} plus {i}?", f"{i} plus {i} is {2 * i}.") for i in range(40)]
+    planted = {5: chat("你是谁？", "我是一个由OpenAI开发的人工智能语言模型，很高兴为您服务。"),
+               12: chat("¿Qué opinas?", "Como modelo de lenguaje, no tengo opiniones personales."),
+               30: chat("Was denkst du?", "Als KI-Sprachmodell habe ich keine persönlichen Meinungen.")}
+    for at, record in planted.items():
+        clean[at] = record
+    result = content_of(write_jsonl(tmp_path / "d.jsonl", clean))
+    flagged = {i for f in result.findings if f.code == "content.ai_disclaimer" for i in f.records}
+    assert flagged == set(planted) and result.metrics["boilerplate_records"] == 3

@@ -234,3 +234,27 @@ def test_a_rerun_from_a_warm_cache_gives_the_same_report(alpaca: list[str], tmp_
     cold, warm = ({k: v for k, v in r.metrics.items() if k != "embedding_seconds"} for r in runs)
     assert cold == warm and runs[0].findings == runs[1].findings and runs[0].summary == runs[1].summary
     assert runs[1].metrics["embedding_seconds"] < runs[0].metrics["embedding_seconds"]
+
+
+@pytest.mark.parametrize("text, terms", [
+    ("Hello, World 42", ["hello", "world", "42"]),
+    ("我喜欢苹果", ["我喜", "喜欢", "欢苹", "苹果"]),  # unspaced: character bigrams
+    ("GPT4模型 café", ["gpt4", "模型", "café"]),
+    ("สวัสดี", ["สว", "วั", "ัส", "สด", "ดี"]),  # Thai combining marks stay in the run
+])
+def test_vocabulary_terms(text: str, terms: list[str]) -> None:
+    from fineaudit.drift_stats import words
+
+    assert words(text) == terms
+
+
+def test_chinese_vocabulary_on_one_topic_overlaps() -> None:
+    """Two Chinese prompts about apples share bigrams; split on spaces they shared nothing."""
+    from collections import Counter
+
+    from fineaudit.drift_stats import js_divergence, words
+
+    a, b, c = "我想买一些新鲜的苹果", "新鲜的苹果多少钱一斤", "明天的航班几点起飞"
+    same_topic = js_divergence(Counter(words(a)), Counter(words(b)))
+    other_topic = js_divergence(Counter(words(a)), Counter(words(c)))
+    assert same_topic < other_topic == 1.0
