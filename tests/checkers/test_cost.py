@@ -70,7 +70,15 @@ def test_truncated_examples_are_named(tmp_path: Path) -> None:
     result = cost(tmp_path, records, max_tokens_per_example=500)
     (finding,) = result.findings
     assert finding.code == "cost.truncated" and finding.records == (5,)
-    assert result.status.value == "warn" and result.metrics["truncated_examples"] == 1
+    # named, not judged: without a budget cost never blocks (length judges truncation)
+    assert result.status.value == "pass" and result.metrics["truncated_examples"] == 1
+
+
+def test_never_blocks_without_a_budget_even_on_warnings(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "train.jsonl", RECORDS[:5] + [chat("long " * 900, "ok")])
+    report = fineaudit.audit(str(data), only=["cost"], fail_on="warn",
+                             config={"workers": 1, "checks": {"cost": {"max_tokens_per_example": 500}}})
+    assert report.passed
 
 
 @pytest.mark.parametrize("bad", [{"preset": "cheap"}, {"epochs": -1}, {"utilization": 0.0},
