@@ -10,8 +10,10 @@ them, and only its (small) result travels back.
 """
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import multiprocessing.context
+import os
 import shutil
 import signal
 import sys
@@ -27,7 +29,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from fineaudit.core import DatasetInfo, ProgressSink, Record, RecordBatch
+from fineaudit.core import DatasetInfo, FineauditError, ProgressSink, Record, RecordBatch
 from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_workers, groups_of_equal_keys,
                                         line_offsets, plan_blocks, sample_indices)
 from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch,
@@ -106,7 +108,7 @@ class LocalEngine:
         spec = BatchSpec(layout, role, options, self.batch_size)
         stem = str(self._workdir / f"{role}-{self._loads}")
         self._loads += 1
-        with track_step(self.progress, f"loading {role}", None) as task:
+        with track_step(self.progress, f"loading {role}", None) as task, self._spool_errors():
             if source.rows is not None:
                 blocks: list[Block] = []
                 paths, sha = [f"{stem}-rows.arrow"], None
@@ -137,6 +139,18 @@ class LocalEngine:
             if task is not None:
                 task.advance(done[-1][0])
         return [r for r, _ in done], [n for _, n in done], sha
+
+    @contextmanager
+    def _spool_errors(self) -> Iterator[None]:
+        """A full disk (or quota, or file size limit) while spooling is exit 2 naming the folder."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise
+            raise FineauditError(f"{self._workdir.parent}: no room to spool the dataset there "
+                                 f"({os.strerror(exc.errno)}); free space or set TMPDIR to a larger "
+                                 "folder") from None
 
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
