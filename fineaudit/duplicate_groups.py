@@ -63,7 +63,12 @@ def exact_keys_batch(scope: str, how: Normalization, batch: RecordBatch) -> tupl
 
 def exact_groups(data: Records, p: ExactDuplicatesParams, desc: str | None = None) -> list[list[int]]:
     """Groups of records with the same normalized text, each sorted, ordered by first index."""
-    return data.group_by_key(partial(exact_keys_batch, p.scope, p.normalization), desc=desc)
+    return exact_groups_by(data, p.scope, p.normalization, desc)
+
+
+def exact_groups_by(data: Records, scope: str, how: Normalization, desc: str | None = None) -> list[list[int]]:
+    """Groups of records whose `scope` view is equal after the normalization `how`."""
+    return data.group_by_key(partial(exact_keys_batch, scope, how), desc=desc)
 
 
 def size_histogram(groups: list[list[int]]) -> dict[str, int]:

@@ -2,10 +2,12 @@
 
 Two texts that differ only in Unicode form, letter case or spacing are the same example to a
 model's tokenizer-level memory, so exact and near duplicate detection compare them after
-this normalization. Each step can be turned off.
+this normalization. Each step can be turned off. Punctuation (hyphens included) is kept by
+default: `conflicting_labels` drops it, since "top-up" and "top up" ask the same question.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -17,14 +19,22 @@ class Normalization:
     nfkc: bool = True  # fold compatibility forms: fullwidth letters, ligatures, non-breaking spaces
     casefold: bool = True  # "Straße" and "STRASSE" compare equal; stronger than lower()
     collapse_whitespace: bool = True  # runs of spaces, tabs and newlines become one space; ends trimmed
+    punctuation: bool = False  # True: punctuation and symbols (hyphens, quotes, ?!.) become spaces
+
+
+# Unicode punctuation (P*) and symbols (S*) other than letters, digits, marks and spaces: "_" too,
+# which \w would keep. Each run becomes one space, so "top-up" and "top up" compare equal.
+_PUNCTUATION = re.compile(r"[^\w\s]+|_+")
 
 
 def normalize_text(text: str, how: Normalization = Normalization()) -> str:
-    """`text` after the steps `how` enables, in the order NFKC, casefold, whitespace."""
+    """`text` after the steps `how` enables, in the order NFKC, casefold, punctuation, whitespace."""
     if how.nfkc and not text.isascii():  # ASCII is already NFKC; skipping it is much faster
         text = unicodedata.normalize("NFKC", text)
     if how.casefold:
         text = text.casefold()
+    if how.punctuation:
+        text = _PUNCTUATION.sub(" ", text)
     if how.collapse_whitespace:
         text = " ".join(text.split())
     return text

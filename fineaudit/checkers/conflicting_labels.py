@@ -9,34 +9,49 @@ import numpy as np
 
 from fineaudit import minhash
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.duplicate_groups import ExactDuplicatesParams, NearDuplicatesParams, exact_groups, excerpts_of, near_clusters
-from fineaudit.normalize import text_key
+from fineaudit.duplicate_groups import NearDuplicatesParams, exact_groups_by, excerpts_of, near_clusters
+from fineaudit.normalize import Normalization, normalize_text, text_key
 
 
 @dataclass(frozen=True)
 class ConflictingLabelsParams:
     response_similarity: float = field(default=0.5, metadata={
         "help": "responses to the same prompt whose word 3-gram Jaccard is below this are materially different"})
-    near_inputs: bool = field(default=False, metadata={
-        "help": "also compare inputs that are near duplicates (near_duplicates settings, over the prompt)"})
+    near_inputs: bool = field(default=True, metadata={
+        "help": "also compare inputs that are near duplicates (word 5-gram Jaccard >= near_threshold)"})
     near_threshold: float = field(default=0.9, metadata={"help": "Jaccard threshold of near_inputs"})
     nfkc: bool = field(default=True, metadata={"help": "compare inputs after Unicode NFKC normalization"})
     casefold: bool = field(default=True, metadata={"help": "compare inputs case-insensitively"})
+    ignore_punctuation: bool = field(default=True, metadata={
+        "help": "compare inputs without punctuation and hyphens ('top-up' = 'top up', '?' ignored)"})
+    open_prompt_words: int = field(default=4, metadata={
+        "help": "a prompt of at most this many words whose answers are all longer than it (a greeting, "
+                "'tell me a joke') is open: different answers to it are not response conflicts; 0 = off"})
     response_conflicts_fail: bool = field(default=False, metadata={
         "help": "fail (not warn) on different responses to one prompt; several good answers can be fine"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.response_similarity <= 1.0 or not 0.0 < self.near_threshold <= 1.0:
             raise ValueError("response_similarity must be in [0, 1] and near_threshold in (0, 1]")
+        if not 0 <= self.open_prompt_words <= 1000:
+            raise ValueError(f"open_prompt_words must be in [0, 1000], not {self.open_prompt_words}")
+
+    @property
+    def normalization(self) -> Normalization:
+        return Normalization(self.nfkc, self.casefold, True, punctuation=self.ignore_punctuation)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What a record answers to its prompt: its label, or its response's word 3-grams."""
+    """What a record answers to its prompt (its label, or its response's word 3-grams), and
+    what else decides whether two records ask the same thing."""
 
     label: str | None
     response_key: int
     shingles: np.ndarray
+    system_key: int  # records with different system prompts (or tools) are different inputs
+    prompt_words: int
+    response_words: int
 
 
 def answers_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, Answer]:
@@ -47,20 +62,37 @@ def answers_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, Answer]:
     responses = [batch.response[r] for r in rows]
     words, offsets = minhash.word_hashes(responses)
     sets = minhash.shingle_sets(*minhash.shingle_hashes(words, offsets, 3))
-    return {int(index[r]): Answer(batch.label[r], text_key(text), shingles)
+    loose = Normalization(punctuation=True)
+    return {int(index[r]): Answer(batch.label[r], text_key(text), shingles, text_key(batch.system[r] or ""),
+                                  len(normalize_text(batch.prompt[r], loose).split()), len(text.split()))
             for r, text, shingles in zip(rows, responses, sets)}
 
 
 def input_groups(data: Records, p: ConflictingLabelsParams, seed: int) -> list[list[int]]:
-    """Groups of records with the same normalized prompt (and near-identical ones if asked)."""
-    groups = exact_groups(data, ExactDuplicatesParams(scope="prompt", nfkc=p.nfkc, casefold=p.casefold),
-                          desc="conflicting labels")
+    """Groups of records with the same normalized prompt, and near-identical ones (if asked)."""
+    groups = exact_groups_by(data, "prompt", p.normalization, desc="conflicting labels")
     if p.near_inputs:
         near = NearDuplicatesParams(threshold=p.near_threshold, scope="prompt", nfkc=p.nfkc, casefold=p.casefold)
         seen = {tuple(g) for g in groups}
         groups += [list(c.members) for c in near_clusters(data, near, seed) if c.members not in seen]
         groups.sort(key=lambda g: g[0])
     return groups
+
+
+def same_system(members: list[int], answers: dict[int, Answer]) -> list[list[int]]:
+    """A group split by system prompt: only records with the same one ask the same thing."""
+    parts: dict[int, list[int]] = {}
+    for i in members:
+        parts.setdefault(answers[i].system_key, []).append(i)
+    return [part for part in parts.values() if len(part) > 1]
+
+
+def is_open_prompt(members: list[int], answers: dict[int, Answer], max_words: int) -> bool:
+    """A short prompt that every answer elaborates on ('Hi', 'Tell me a joke', 'Who are you?'):
+    it has many good answers, so different ones are not a conflict. A short question with a
+    short answer ('2+2?' -> '4' vs '5') is not open."""
+    words = max(answers[i].prompt_words for i in members)
+    return 0 < words <= max_words and all(answers[i].response_words > words for i in members)
 
 
 def label_conflict(members: list[int], answers: dict[int, Answer]) -> str | None:
@@ -79,6 +111,11 @@ def response_conflict(members: list[int], answers: dict[int, Answer], below: flo
 
 class ConflictingLabelsChecker(Checker):
     """The same input with different labels (classification) or materially different answers.
+
+    Inputs are the same when they are equal after Unicode NFKC, case, punctuation and spacing
+    are set aside ("Has my top-up gone through?" = "has my top up gone through") or near
+    duplicates at word 5-gram Jaccard >= 0.9, and their system prompts match. Open prompts (a
+    few words that every answer elaborates on, such as a greeting) are not response conflicts.
 
     Why it matters: a model trained on one input with two labels learns noise: whichever
     label wins is arbitrary, and the contradiction caps the accuracy any model can reach.
@@ -104,9 +141,7 @@ class ConflictingLabelsChecker(Checker):
         if len(wanted):
             for part in data.map_batches(partial(answers_batch, wanted), desc="conflicting labels: answers"):
                 answers.update(part)
-        conflicts = [(g, why) for g in groups
-                     if (why := label_conflict(g, answers) if by_label
-                         else response_conflict(g, answers, p.response_similarity))]
+        conflicts = self._conflicts(groups, answers, by_label, p)
         records = sorted({i for g, _ in conflicts for i in g})
         metrics = {"conflict_groups": len(conflicts), "conflicting_records": len(records),
                    "compared": "label" if by_label else "response", "input_groups": len(groups)}
@@ -118,6 +153,22 @@ class ConflictingLabelsChecker(Checker):
         summary = f"{len(conflicts)} inputs with conflicting {what} ({len(records)} records)"
         return self.result(status, summary, metrics, thresholds=thresholds,
                            findings=self._findings(data, conflicts, by_label))
+
+    @staticmethod
+    def _conflicts(groups: list[list[int]], answers: dict[int, Answer], by_label: bool,
+                   p: ConflictingLabelsParams) -> list[tuple[list[int], str]]:
+        out = []
+        for group in groups:
+            for part in same_system(group, answers):
+                if by_label:
+                    why = label_conflict(part, answers)
+                elif is_open_prompt(part, answers, p.open_prompt_words):
+                    continue
+                else:
+                    why = response_conflict(part, answers, p.response_similarity)
+                if why:
+                    out.append((part, why))
+        return out
 
     def _findings(self, data: Records, conflicts: list[tuple[list[int], str]], by_label: bool) -> list[Finding]:
         first = excerpts_of(data, [g[0] for g, _ in conflicts[:5000]], "prompt")

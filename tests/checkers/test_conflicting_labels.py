@@ -10,6 +10,7 @@ from tests.conftest import chat
 
 ANSWER = "Paris is the capital of France and its largest city by far."
 OTHER = "I cannot help with geography questions today, sorry about that."
+QUESTION = "What is the capital city of France?"
 
 
 @pytest.mark.parametrize("rows, status, groups", [
@@ -25,9 +26,20 @@ def test_classification(rows: list[dict[str, Any]], status: str, groups: list[tu
 
 
 @pytest.mark.parametrize("rows, status, groups", [
-    ([chat("Capital of France?", ANSWER), chat("capital of france?", OTHER)], "warn", [(0, 1)]),
-    ([chat("Capital of France?", ANSWER), chat("Capital of France?", ANSWER + " Indeed.")], "pass", []),
-    ([chat("Capital of France?", ANSWER), chat("Capital of Spain?", OTHER)], "pass", []),
+    ([chat(QUESTION, ANSWER), chat(QUESTION.lower(), OTHER)], "warn", [(0, 1)]),
+    ([chat(QUESTION, ANSWER), chat(QUESTION, ANSWER + " Indeed.")], "pass", []),
+    ([chat(QUESTION, ANSWER), chat("What is the capital city of Spain?", OTHER)], "pass", []),
+    # open prompts: a greeting has many good answers
+    ([chat("Hi!", "Hello! How can I help you today?"), chat("hi", "Hi there, what can I do for you?"),
+      chat("Hi", "Good day! Ask me anything."), chat("Hi.", "Hey! Nice to meet you.")], "pass", []),
+    ([chat("Tell me a joke", "Why did the chicken cross the road? To get to the other side."),
+      chat("Tell me a joke.", "I told my wife she was drawing her eyebrows too high. She looked surprised.")], "pass", []),
+    # a short question with short answers is not open: '4' and '5' contradict each other
+    ([chat("What is 2+2?", "4"), chat("what is 2 + 2", "5")], "warn", [(0, 1)]),
+    # different system prompts (or tools) make different inputs
+    ([chat(QUESTION, ANSWER, system="You are a geography tutor."),
+      chat(QUESTION, OTHER, system="You only answer questions about cooking.")], "pass", []),
+    ([chat(QUESTION, ANSWER, system="Be brief."), chat(QUESTION, OTHER, system="Be brief.")], "warn", [(0, 1)]),
 ])
 def test_chat_responses(rows: list[dict[str, Any]], status: str, groups: list[tuple[int, ...]]) -> None:
     result = run(rows, "conflicting_labels")
@@ -36,16 +48,35 @@ def test_chat_responses(rows: list[dict[str, Any]], status: str, groups: list[tu
 
 
 def test_response_conflicts_can_fail() -> None:
-    rows = [chat("Capital of France?", ANSWER), chat("Capital of France?", OTHER)]
+    rows = [chat(QUESTION, ANSWER), chat(QUESTION, OTHER)]
     assert run(rows, "conflicting_labels", response_conflicts_fail=True).status.value == "fail"
 
 
-def test_near_duplicate_inputs_option() -> None:
+@pytest.mark.parametrize("first, second, params, conflict", [
+    # spelling that hides a conflict: hyphens, punctuation, case, spacing (issue 17's BANKING77 pair)
+    ("Has my top-up gone through?", "Has my top up gone through?", {}, True),
+    ("Has my top-up gone through?", "has my top up  gone through", {}, True),
+    ("Has my top-up gone through?", "Has my top up gone through?", {"ignore_punctuation": False}, False),
+    ("Has my top-up gone through?", "Has my transfer gone through?", {}, False),
+])
+def test_spelling_does_not_hide_label_conflicts(first: str, second: str, params: dict[str, Any], conflict: bool) -> None:
+    rows = [{"text": first, "label": "top_up_reverted"}, {"text": second, "label": "pending_top_up"}]
+    result = run(rows, "conflicting_labels", fmt="classification", near_inputs=False, **params)
+    assert [f.records for f in result.findings] == ([(0, 1)] if conflict else [])
+
+
+def test_open_prompts_can_be_compared() -> None:
+    rows = [chat("Hi!", "Hello! How can I help you today?"), chat("hi", "Good day! Ask me anything at all.")]
+    assert run(rows, "conflicting_labels").status.value == "pass"
+    assert run(rows, "conflicting_labels", open_prompt_words=0).status.value == "warn"
+
+
+def test_near_duplicate_inputs_by_default() -> None:
     prompt = " ".join(f"word{i}" for i in range(60))
     rows = [{"text": prompt, "label": "a"}, {"text": prompt + " extra", "label": "b"}]
-    assert run(rows, "conflicting_labels", fmt="classification").findings == ()
-    result = run(rows, "conflicting_labels", fmt="classification", near_inputs=True)
+    result = run(rows, "conflicting_labels", fmt="classification")
     assert [f.records for f in result.findings] == [(0, 1)]
+    assert run(rows, "conflicting_labels", fmt="classification", near_inputs=False).findings == ()
 
 
 def test_corpus_planted_conflicts_found(make_corpus: Any) -> None:
