@@ -16,7 +16,7 @@ from fineaudit.drift_stats import words as vocabulary_terms
 from fineaudit.normalize import Normalization, key_of_normalized
 from fineaudit.skeletons import skeleton
 
-MAX_CHARS = 2000  # characters of a prompt skeletonized: a template shows in its first lines
+MAX_CHARS = 1000  # characters of a prompt skeletonized: a template shows in its first lines
 EXCERPT = 70
 _HOW = Normalization(nfkc=False, casefold=False, collapse_whitespace=False)  # skeletons are normalized
 _EXACT_SALT = 0x5BD1E9955BD1E995  # keeps exact-skeleton keys apart from LSH band keys
@@ -132,8 +132,10 @@ class Skeletons:
     sets: dict[int, np.ndarray] = field(default_factory=dict)
     sigs: dict[int, np.ndarray] = field(default_factory=dict)
     shown: dict[int, tuple[int | None, str, str]] = field(default_factory=dict)  # line, skeleton, excerpt
+    parsed: int = 0  # records parsed, counted in the same pass
 
     def update(self, other: Skeletons) -> Skeletons:
+        self.parsed += other.parsed
         self.sets.update(other.sets)
         self.sigs.update(other.sigs)
         self.shown.update(other.shown)
@@ -143,15 +145,16 @@ class Skeletons:
 def skeletons_batch(lsh: Lsh, wanted: np.ndarray, batch: RecordBatch) -> Skeletons:
     index = np.asarray(batch.index, dtype=np.int64)
     rows = np.flatnonzero(np.isin(index, wanted)).tolist()
+    parsed = sum(1 for e in batch.error if e is None)
     if not rows:
-        return Skeletons()
+        return Skeletons(parsed=parsed)
     texts = [prompt_of(batch.prompt[r], batch.text[r]) for r in rows]
     skeletons = [skeleton(without_shared_lines(t, lsh.shared_lines)) for t in texts]
     shingles, offsets = _shingles(lsh, skeletons)
     sigs = minhash.signatures(shingles, offsets, lsh.num_perm, lsh.seed)
     ids = [batch.index[r] for r in rows]
     shown = {i: (batch.line[r], s, _excerpt(t)) for i, r, s, t in zip(ids, rows, skeletons, texts)}
-    return Skeletons(dict(zip(ids, minhash.shingle_sets(shingles, offsets))), dict(zip(ids, sigs)), shown)
+    return Skeletons(dict(zip(ids, minhash.shingle_sets(shingles, offsets))), dict(zip(ids, sigs)), shown, parsed)
 
 
 def template_clusters(data: Records, p: DiversityParams, seed: int,
@@ -279,7 +282,7 @@ class DiversityChecker(Checker):
         repeated_lines = shared_lines(sample, p.shared_line_share)
         clusters, found = template_clusters(data, p, ctx.seed, repeated_lines)
         templated = sum(len(c.members) for c in clusters)
-        valid = sum(data.map_batches(_parsed_count, desc="diversity: counting")) if clusters else len(data)
+        valid = found.parsed if clusters else len(data)
         fraction = templated / valid if valid else 0.0
         tokens = [vocabulary_terms(r.text)[:500] for r in sample]
         shared = frames(sample, p)
@@ -331,6 +334,3 @@ class DiversityChecker(Checker):
             cache.close()
         return vendi_score(vectors), choice.embedder.model_id
 
-
-def _parsed_count(batch: RecordBatch) -> int:
-    return sum(1 for e in batch.error if e is None)

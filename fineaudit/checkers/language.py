@@ -31,7 +31,7 @@ class LanguageParams:
     warn_production_shift: float = field(default=0.1, metadata={
         "help": "warn when the language shares of training and --production differ by more than this "
                 "(total variation distance)"})
-    max_identified: int = field(default=20000, metadata={
+    max_identified: int = field(default=10000, metadata={
         "help": "records sent to the model, at most (a seeded sample beyond; cheap rules settle the rest)"})
 
     def __post_init__(self) -> None:
@@ -65,44 +65,45 @@ class Languages:
                            for f in ("index", "record", "prompt", "response", "weight")))
 
 
-def _sampled(index: int, seed: int, rate: float) -> bool:
+def sampled(indices: list[int], seed: int, rate: float) -> list[bool]:
     """A seeded coin per record index: the same records on every engine and every run."""
     if rate >= 1.0:
-        return True
-    salted = np.array([index ^ (seed * 0x9E3779B1)], dtype=np.uint64)
-    return int(splitmix64(salted)[0]) < rate * 2.0 ** 64
+        return [True] * len(indices)
+    salted = np.asarray(indices, dtype=np.uint64) ^ np.uint64(seed * 0x9E3779B1 % 2 ** 64)
+    return (splitmix64(salted) < np.uint64(min(rate, 1.0) * 2.0 ** 64 - 1)).tolist()
 
 
-def _language(text: str, min_confidence: float, model_allowed: bool) -> str:
-    """The text's language, 'und', or '' when the model would be needed but is not allowed."""
+def _language(text: str, min_confidence: float, model_allowed: bool) -> tuple[str, bool]:
+    """(the text's language, 'und', or '' when the model is needed but not allowed; whether
+    the model was needed)."""
     if not text.strip():
-        return UND
+        return UND, False
     prose = language_id.clean(text)
     ruled = language_id.by_rule(prose)
     if ruled is not None:
-        return ruled
+        return ruled, False
     if not model_allowed:
-        return ""
+        return "", True
     code, confidence = language_id.by_model(prose)
-    return code if confidence >= min_confidence else UND
+    return (code if confidence >= min_confidence else UND), True
 
 
 def identify_batch(min_confidence: float, rate: float, seed: int, batch: RecordBatch) -> Languages:
     rows: list[tuple[int, str, str, str, float]] = []
-    for i, (index, prompt, response, text, error) in enumerate(
-            zip(batch.index, batch.prompt, batch.response, batch.text, batch.error)):
+    coins = sampled(batch.index, seed, rate)
+    for index, prompt, response, text, error, allowed in zip(
+            batch.index, batch.prompt, batch.response, batch.text, batch.error, coins):
         if error is not None:
             continue  # unparsable: format's finding
         if not prompt.strip() and not response.strip():
             prompt = text  # text and classification layouts: the text is what is asked
-        allowed = _sampled(index, seed, rate)
-        p_lang = _language(prompt, min_confidence, allowed)
-        r_lang = _language(response, min_confidence, allowed)
+        p_lang, p_model = _language(prompt, min_confidence, allowed)
+        r_lang, r_model = _language(response, min_confidence, allowed)
         unknown = p_lang == "" or r_lang == ""
         # a record's language is its prompt's: an answer in another language is a mismatch,
         # and a translation task's answer does not make the record foreign
         record = "" if unknown else (p_lang if prompt.strip() else r_lang)
-        weight = 0.0 if unknown else (1.0 / rate if rate < 1.0 and _needed_model(prompt, response) else 1.0)
+        weight = 0.0 if unknown else (1.0 / rate if rate < 1.0 and (p_model or r_model) else 1.0)
         rows.append((index, record, p_lang, r_lang, weight))
     if not rows:
         return Languages.concat([])
@@ -110,10 +111,6 @@ def identify_batch(min_confidence: float, rate: float, seed: int, batch: RecordB
     return Languages(np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype="U8"),
                      np.array(columns[2], dtype="U8"), np.array(columns[3], dtype="U8"),
                      np.array(columns[4], dtype=np.float64))
-
-
-def _needed_model(prompt: str, response: str) -> bool:
-    return any(t.strip() and language_id.by_rule(language_id.clean(t)) is None for t in (prompt, response))
 
 
 def shares(codes: np.ndarray, weights: np.ndarray) -> dict[str, float]:
