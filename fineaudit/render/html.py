@@ -28,8 +28,9 @@ from fineaudit.render.safe_text import plural
 MAX_FINDINGS_SHOWN = 200  # per check; the JSON report has them all
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 RANK = {Status.ERROR: 0, Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2, Status.SKIPPED: 3}
-SCORE_HELP = ("mean of the check scores (pass 1, warn 0.6, fail or error 0; skipped checks left out) "
-              "on 0-100, capped at 49 when a check blocks the verdict")
+SCORE_HELP = ("100 x the mean of the check scores (pass 1, warn 0.6, fail or error 0, unless a check grades "
+              "itself; skipped checks left out), capped at 49 when a check blocks the verdict; "
+              "the verdict alone decides the exit code")
 
 
 def ordered_checks(report: Report) -> list[CheckResult]:
@@ -142,7 +143,7 @@ MACROS = r"""{% macro chart(ch) %}<figure><svg class="chart chart-{{ ch.kind }}"
 {% for b in ch.bars %}<rect x="{{ '%.1f'|format(b.x) }}" y="{{ '%.1f'|format(b.y) }}" width="{{ '%.1f'|format(b.w) }}" height="{{ '%.1f'|format(b.h) }}" fill="{{ '#cf222e' if b.fill == '#cf222e' else '#0969da' }}"><title>{{ b.label }}: {{ b.value }}</title></rect>
 {% if ch.kind == "hbars" %}<text x="{{ '%.1f'|format(b.x - 6) }}" y="{{ '%.1f'|format(b.y + b.h - 2) }}" text-anchor="end">{{ b.label }}</text><text x="{{ '%.1f'|format(b.x + b.w + 4) }}" y="{{ '%.1f'|format(b.y + b.h - 2) }}">{{ b.value }}</text>{% endif %}
 {% endfor %}{% for m in ch.marks %}{% if m.type == "dot" %}<circle cx="{{ '%.1f'|format(m.cx) }}" cy="{{ '%.1f'|format(m.cy) }}" r="{{ m.r }}" fill="{{ m.fill if m.fill in palette else '#0969da' }}" fill-opacity="0.8"><title>{{ m.label }}</title></circle>
-{% elif m.type == "vline" %}<line x1="{{ '%.1f'|format(m.x) }}" x2="{{ '%.1f'|format(m.x) }}" y1="{{ m.y1 }}" y2="{{ '%.1f'|format(m.y2) }}" stroke="#cf222e" stroke-width="2" stroke-dasharray="5 3"></line><text x="{{ '%.1f'|format(m.x - 4) }}" y="{{ m.y1 + 10 }}" text-anchor="end" style="fill:#cf222e">{{ m.label }}</text>
+{% elif m.type == "vline" %}<line x1="{{ '%.1f'|format(m.x) }}" x2="{{ '%.1f'|format(m.x) }}" y1="{{ m.y1 }}" y2="{{ '%.1f'|format(m.y2) }}" stroke="#cf222e" stroke-width="2" stroke-dasharray="5 3"></line>{% if m.anchor == "start" %}<text x="{{ '%.1f'|format(m.x + 4) }}" y="{{ m.y1 + 10 }}" text-anchor="start" style="fill:#cf222e">{{ m.label }}</text>{% else %}<text x="{{ '%.1f'|format(m.x - 4) }}" y="{{ m.y1 + 10 }}" text-anchor="end" style="fill:#cf222e">{{ m.label }}</text>{% endif %}
 {% elif m.type == "axis" %}<line x1="{{ m.x1 }}" x2="{{ m.x2 }}" y1="{{ m.y }}" y2="{{ m.y }}" stroke="#d0d7de"></line>
 {% elif m.type == "text" %}<text x="{{ '%.1f'|format(m.x) }}" y="{{ '%.1f'|format(m.y) }}" text-anchor="{{ m.anchor if m.anchor in ('start', 'middle', 'end') else 'start' }}">{{ m.text }}</text>
 {% endif %}{% endfor %}</svg><figcaption>{{ ch.title }}{% if ch.note %} · {{ ch.note }}{% endif %}</figcaption></figure>{% endmacro %}

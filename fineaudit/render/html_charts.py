@@ -125,7 +125,7 @@ def label_chart(metrics: Mapping[str, Any], thresholds: Mapping[str, Any] | None
     left, width, right = 190, 640, 60
     top = max([v for _, v in items] + [minimum or 0]) or 1
     per = (width - left - right) / top
-    bars, marks, y = [], [], 6.0
+    bars, marks, y = [], [], 22.0  # room above the bars for the limit's label
     for i, (label, value) in enumerate(shown):
         if hidden and i == LABELS_EACH_END:  # the gap between the largest and the smallest
             marks.append(_tick(left, y + row - 4, f"… {hidden[0]} classes between "
@@ -136,8 +136,8 @@ def label_chart(metrics: Mapping[str, Any], thresholds: Mapping[str, Any] | None
                         value=_num(value), fill=RED if under else BLUE))
         y += row
     if minimum is not None:
-        marks.append({"type": "vline", "x": left + minimum * per, "y1": 2, "y2": y,
-                      "label": f"min_class_count {_num(minimum)}"})
+        marks.append({"type": "vline", "x": left + minimum * per, "y1": 4, "y2": y,
+                      "label": f"min_class_count {_num(minimum)}", "anchor": "start"})
     note = f"{len(items)} classes" + (f", {hidden[0]} in the middle not drawn" if hidden else ", all drawn")
     if minimum is not None:
         note += f"; red: fewer than {_num(minimum)} records"

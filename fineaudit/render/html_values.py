@@ -59,7 +59,7 @@ class Pair:
 def unit_of(key: str) -> str:
     """The unit a metric's number is in, from its name (the contract's keys are regular)."""
     k = key.lower()
-    if "fraction" in k or k.endswith("_share") or k == "majority_fraction":
+    if "fraction" in k or "share" in k:
         return "%"
     if "token" in k or k in ("p50", "p95", "p99", "max", "min", "mean", "max_length"):
         return "tokens"
@@ -88,6 +88,8 @@ def show(value: Any, unit: str = "") -> Cell:
 def _with_unit(value: float, unit: str) -> str:
     if unit == "%":
         return f"{value * 100:.2f} %" if abs(value) <= 1 else _num(value)
+    if unit == "records" and value == 1:
+        return "1 record"
     return f"{_num(value)} {unit}".strip()
 
 

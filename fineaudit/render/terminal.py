@@ -36,7 +36,7 @@ WIDTH = 80  # when the output is not a terminal (a CI log, a pipe, a file)
 
 def render_terminal(report: Report, console: Console) -> None:
     """The whole report for one dataset on `console`."""
-    console.print(verdict_line(report), soft_wrap=True)
+    console.print(verdict_line(report, with_blocking=False))  # the section below names them
     for part in blocking_section(report, console.width):
         console.print(part)
     console.print(checks_table(report))
@@ -53,14 +53,14 @@ def render_terminal_text(reports: Sequence[Report], width: int = WIDTH) -> str:
     return buffer.getvalue()
 
 
-def verdict_line(report: Report) -> Text:
+def verdict_line(report: Report, with_blocking: bool = True) -> Text:
     """`READY  score 96/100  path (N records, layout)`: the one line `--quiet` prints."""
     ready = report.passed
     text = Text("READY" if ready else "NOT READY", style="bold green" if ready else "bold red")
     text.append(f"  score {report.score:.0f}/100  ")
     text.append(terminal(report.dataset.path or "(in memory)", one_line=True))
     text.append(f" ({report.dataset.records:,} records, {terminal(report.dataset.format, one_line=True)})")
-    failing = blocking_checks(report)
+    failing = blocking_checks(report) if with_blocking else []
     if failing:
         text.append(f"  blocking: {', '.join(r.name for r in failing)}", style="bold")
     return text
@@ -81,7 +81,8 @@ def blocking_section(report: Report, width: int | None) -> list[RenderableType]:
             parts.append(Padding(Text(line), (0, 0, 0, 4), expand=False))
         tip = advice(report, result.name)
         if tip.fix:
-            parts.append(Padding(Text("fix: " + _clip(tip.fix, cut * 2), style="dim"), (0, 0, 0, 4), expand=False))
+            parts.append(Padding(Text("fix: " + terminal(tip.fix, one_line=True), style="dim"), (0, 0, 0, 4),
+                                 expand=False))
         if tip.command:
             parts.append(Padding(Text("run: " + terminal(tip.command, True), style="cyan"), (0, 0, 0, 4), expand=False))
     return parts
@@ -107,7 +108,7 @@ def _summary_cell(result: CheckResult, report: Report) -> RenderableType:
     placed = [f for f in result.findings if f.line or f.records]
     if result.status in (Status.PASS, Status.SKIPPED) or result.blocks_verdict(report.fail_on) or not placed:
         return summary
-    first = finding_line(placed[0], 200, report.dataset)
+    first = finding_line(placed[0], 100, report.dataset)
     return Group(summary, Text(terminal(first, one_line=True), style="dim"))
 
 
@@ -123,11 +124,6 @@ def _finding_lines(result: CheckResult, report: Report, width: int) -> list[str]
 def _rank(result: CheckResult) -> int:
     # what needs a person's attention first: failures and errors, then warnings, then the rest
     return {Status.ERROR: 0, Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2, Status.SKIPPED: 3}[result.status]
-
-
-def _clip(text: str, width: int) -> str:
-    value = terminal(text, one_line=True)
-    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 __all__ = ["render_terminal", "render_terminal_text", "verdict_line", "blocking_checks"]
