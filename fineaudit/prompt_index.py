@@ -22,6 +22,7 @@ system prompt or instruction preamble), not a leak, and is dropped.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits: spaces, punctuation and un
 _BASE = np.uint64(0x100000001B3)  # odd, so it has an inverse mod 2^64
 _BASE_INV = np.uint64(pow(0x100000001B3, -1, 2 ** 64))
 _GRAM_MUL = np.uint64(0x9E3779B97F4A7C15)
+_FILTER_BITS = 1 << 22  # bitmap slots of KeyTable.find: a few thousand eval keys fill under 0.1%
 CHUNK_CHARS = 2_000_000  # characters hashed at once: bounds a worker's arrays to tens of MB
 
 
@@ -77,14 +79,14 @@ class Chunk:
 
 def build_chunk(words_per_text: list[list[str]]) -> Chunk:
     joined = ["".join(w) for w in words_per_text]
-    lengths = np.fromiter((len(s) for s in joined), np.int64, len(joined))
+    lengths = np.fromiter(map(len, joined), np.int64, len(joined))
     codes = np.frombuffer("".join(joined).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     n = len(codes)
     up, down = _powers(_pow_size(n))
     with np.errstate(over="ignore"):
         prefix = np.r_[np.uint64(0), np.cumsum(codes.astype(np.uint64) * up[:n], dtype=np.uint64)]
     char_start = np.r_[0, np.cumsum(lengths)]
-    word_lengths = np.fromiter((len(x) for w in words_per_text for x in w), np.int64)
+    word_lengths = np.fromiter(map(len, itertools.chain.from_iterable(words_per_text)), np.int64)
     word_owner = np.repeat(np.arange(len(joined)), [len(w) for w in words_per_text])
     # words of one text are contiguous in its characters: their starts follow from their lengths
     ends = np.cumsum(word_lengths)
@@ -104,12 +106,13 @@ def window_hashes(chunk: Chunk, width: int) -> tuple[np.ndarray, np.ndarray]:
     n = len(chunk.char_owner)
     if n < width:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    starts = np.arange(n - width + 1)
-    starts = starts[chunk.char_owner[starts] == chunk.char_owner[starts + width - 1]]
+    count = n - width + 1
+    # slices, not gathers: every window at once, then those inside one text (measured 2x faster)
+    starts = np.flatnonzero(chunk.char_owner[:count] == chunk.char_owner[width - 1:])
     _, down = _powers(_pow_size(n))
     with np.errstate(over="ignore"):
-        raw = (chunk.prefix[starts + width] - chunk.prefix[starts]) * down[starts]
-    return splitmix64(raw ^ np.uint64(width)), starts
+        raw = (chunk.prefix[width:width + count] - chunk.prefix[:count]) * down[:count]
+    return splitmix64(raw[starts] ^ np.uint64(width)), starts
 
 
 def gram_hashes(chunk: Chunk, n: int = NGRAM) -> tuple[np.ndarray, np.ndarray]:
@@ -150,9 +153,15 @@ class KeyTable:
         """(positions in `hashes`, key numbers) of the hashes that are keys."""
         if not len(self.keys) or not len(hashes):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        pos = np.minimum(np.searchsorted(self.keys, hashes), len(self.keys) - 1)
-        hit = np.flatnonzero(self.keys[pos] == hashes)
-        return hit, pos[hit]
+        # a bitmap of the keys' low bits first: one gather per hash instead of a binary search
+        # (searchsorted was a third of the scan); rebuilt per call, it costs milliseconds
+        low = np.uint64(_FILTER_BITS - 1)
+        bitmap = np.zeros(_FILTER_BITS, bool)
+        bitmap[(self.keys & low).astype(np.int64)] = True
+        maybe = np.flatnonzero(bitmap[(hashes & low).astype(np.int64)])
+        pos = np.minimum(np.searchsorted(self.keys, hashes[maybe]), len(self.keys) - 1)
+        hit = self.keys[pos] == hashes[maybe]
+        return maybe[hit], pos[hit]
 
 
 @dataclass(frozen=True)
