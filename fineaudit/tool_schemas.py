@@ -6,11 +6,15 @@ ShareGPT / LLaMA-Factory JSON string of `{"name", "description", "parameters"}`)
 declaration itself. Many records share one declaration, so `compile_tools` caches by the
 declaration's JSON text; validators are cached again by the text of each `parameters` schema.
 
-Arguments are validated by fastjsonschema's compiled code first (about 15x faster than
-jsonschema on the small schemas tools have); only arguments it rejects go to jsonschema
-(Draft 2020-12, or the draft the schema names in `$schema`), which is the judge and gives the
-first error's path. Schemas using 2019-09 / 2020-12 keywords that fastjsonschema does not know
-skip the fast path, so it never lets through what jsonschema would reject.
+jsonschema (Draft 2020-12, or the draft the schema names in `$schema`) is the judge: it says
+whether a `parameters` schema is valid and gives the first error's path in arguments. Two fast
+paths keep it off the common case, and never let through what it would reject:
+- a schema without 2019-09 / 2020-12 keywords is checked against the Draft 7 meta-schema
+  compiled by fastjsonschema (70 us instead of 4.8 ms for 2020-12's `check_schema`); only one
+  it rejects goes to jsonschema, for the verdict and the message;
+- a schema used FAST_AFTER times gets its own fastjsonschema function (15x faster than
+  jsonschema on arguments; compiling one takes ~3 ms, so schemas seen once or twice in a
+  dataset of many distinct tools are not worth it); arguments it rejects go to jsonschema.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from typing import Any
 
 import fastjsonschema
 import orjson
-from jsonschema import Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
@@ -31,7 +35,9 @@ from referencing.exceptions import Unresolvable
 Problem = tuple[str, str, str]
 # keywords fastjsonschema (drafts 4-7) ignores: a schema with one is validated by jsonschema alone
 _NEWER_KEYWORDS = ("prefixItems", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
-                   "unevaluatedItems", "$dynamicRef", "$recursiveRef", "minContains", "maxContains")
+                   "unevaluatedItems", "$dynamicRef", "$recursiveRef", "minContains", "maxContains", "$defs",
+                   "$anchor", "$dynamicAnchor", "$vocabulary")
+FAST_AFTER = 8  # validations of one schema before its fastjsonschema function is compiled
 EXCERPT = 60  # characters of dataset text quoted in a message
 
 
@@ -74,14 +80,20 @@ def _path(parts: Any) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
 
 
-@dataclass(frozen=True)
 class ArgumentsValidator:
     """A tool's `parameters` schema, compiled: fastjsonschema says valid, jsonschema says why not."""
 
-    slow: Any  # a jsonschema validator (the judge)
-    fast: Callable[[Any], Any] | None  # fastjsonschema's compiled function, or None
+    def __init__(self, slow: Any, schema: dict[str, Any], draft7: bool):
+        self.slow = slow  # a jsonschema validator (the judge)
+        self.fast: Callable[[Any], Any] | None = None  # fastjsonschema's compiled function, once worth it
+        self._schema: dict[str, Any] | None = schema if draft7 else None  # None: no fast path
+        self._uses = 0
 
     def __call__(self, arguments: dict[str, Any]) -> Problem | None:
+        if self.fast is None and self._schema is not None:
+            self._uses += 1
+            if self._uses >= FAST_AFTER:
+                self.fast, self._schema = _fast(self._schema), None
         if self.fast is not None:
             try:
                 self.fast(arguments)
@@ -97,26 +109,47 @@ class ArgumentsValidator:
         return "tool_calls.arguments_schema", _path(error.absolute_path), excerpt(error.message, 160)
 
 
-@lru_cache(maxsize=4096)
-def _compile_parameters(text: str) -> ArgumentsValidator | str:
-    """The validator of one `parameters` schema (as JSON text), or why it is not a valid schema."""
-    schema = json.loads(text)
-    cls = validator_for(schema, default=Draft202012Validator)
+_DRAFT7_META = fastjsonschema.compile(Draft7Validator.META_SCHEMA)
+
+
+def _draft7_compatible(schema: dict[str, Any], text: str) -> bool:
+    """No keyword whose meaning Draft 7 lacks: Draft 7's verdicts then match 2020-12's."""
+    named = str(schema.get("$schema", ""))
+    return not ("2019-09" in named or "2020-12" in named or any(f'"{k}"' in text for k in _NEWER_KEYWORDS)
+                or '"items": [' in text)
+
+
+def _schema_error(cls: Any, schema: dict[str, Any], draft7: bool) -> str | None:
+    if draft7:
+        try:
+            _DRAFT7_META(schema)
+            return None
+        except fastjsonschema.JsonSchemaException:
+            pass  # the judge decides, and words the message
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         where = _path(exc.absolute_path)
         return f"not a valid JSON Schema{' at ' + where.lstrip('.') if where else ''}: {excerpt(exc.message, 120)}"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _compile_parameters(text: str) -> ArgumentsValidator | str:
+    """The validator of one `parameters` schema (as JSON text), or why it is not a valid schema."""
+    schema = json.loads(text)
+    cls = validator_for(schema, default=Draft202012Validator)
+    draft7 = _draft7_compatible(schema, text)
+    error = _schema_error(cls, schema, draft7)
+    if error is not None:
+        return error
     kind = schema.get("type", "object")
     if kind != "object" and not (isinstance(kind, list) and "object" in kind):
         return f"its type is {excerpt(schema['type'])}, but arguments are always a JSON object"
-    return ArgumentsValidator(cls(schema), _fast(schema, text))
+    return ArgumentsValidator(cls(schema), schema, draft7)
 
 
-def _fast(schema: dict[str, Any], text: str) -> Callable[[Any], Any] | None:
-    if any(f'"{k}"' in text for k in _NEWER_KEYWORDS) or "2019-09" in str(schema.get("$schema", "")) \
-            or "2020-12" in str(schema.get("$schema", "")):
-        return None
+def _fast(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
     try:  # use_default=False: fastjsonschema would otherwise write defaults into the arguments
         return fastjsonschema.compile(schema, use_default=False)  # type: ignore[no-any-return]
     except Exception:  # its code generator refuses some valid schemas; jsonschema alone then

@@ -9,7 +9,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
-from fineaudit.formats import Message, conversations, declared_tools, mapped
+from fineaudit.formats import Message, conversations, declared_tools, mapped, variant_of
 from fineaudit.tool_schemas import EMPTY, ToolSet, compile_tools, excerpt, loads_json, parallel_tool_calls
 
 FINDINGS_PER_BATCH = 1000  # findings kept per batch; the counts stay exact beyond it
@@ -18,9 +18,11 @@ DECLARED_KEPT = 10_000  # distinct declared tool names remembered (bounds what a
 ARGUMENTS_AS = ("auto", "string", "object", "either")
 # an encoding a trainer's template may convert, not a broken call: these findings only warn
 SOFT = frozenset({"tool_calls.arguments_type"})
-# words a record in scope must contain (`tools`, `tool_calls`, role `tool`, `function_call`,
-# `observation`, `function`): records without any are not parsed at all
-_MARKERS = ("tool", "function", "observation")
+# what the JSON text of a record with calls or results must contain (keys `tool_calls`,
+# `function_call`; roles and speakers `tool`, `function`, `function_call`, `observation`):
+# records without any are not walked turn by turn, and without `"tools"` either not parsed at all
+_TURN_MARKERS = ('"tool_calls"', '"function_call"', '"tool"', '"function"', '"observation"')
+_TOOLS_MARKER = '"tools"'
 
 
 @dataclass(frozen=True)
@@ -151,21 +153,28 @@ def calls_of(m: Message) -> list[Call]:
 class RecordAudit:
     """Walks the conversations of one record against its declared tools."""
 
-    def __init__(self, obj: Any, layout: str, rules: Rules):
+    def __init__(self, obj: Any, layout: str, rules: Rules, walk: bool = True):
         self.out = Outcome()
         self.rules, self.pattern = rules, _pattern(rules.id_pattern)
-        self.convs = conversations(obj, layout)
-        sharegpt = any(m.content_key == "value" for _, msgs in self.convs for m in msgs)
+        self.convs = conversations(obj, layout) if walk else []
         self.tools, self.judge_names = EMPTY, False
         declared = declared_tools(obj)
         if declared is not None and declared[0] not in (None, ""):
             value, at = declared
+            # OpenAI's list wants {"type": "function", "function": {...}}; LLaMA-Factory's JSON
+            # string (and any ShareGPT record) lists {name, parameters} as they are
+            sharegpt = isinstance(value, str) or self._sharegpt(obj)
             self.tools = compile_tools(value, wrapped=not sharegpt)
             self.judge_names = self.tools.readable
             self.out.declared = tuple(self.tools.tools)
             for code, rel, message in self.tools.problems:
                 self.out.add(code, f"{at}{rel}", message)
         self.parallel = parallel_tool_calls(obj) is not False
+
+    def _sharegpt(self, obj: Any) -> bool:
+        if self.convs:  # ShareGPT turns keep their text under `value`
+            return any(m.content_key == "value" for _, msgs in self.convs[:1] for m in msgs)
+        return (variant_of(obj) or ("", ""))[1] == "sharegpt"
 
     def run(self) -> Outcome:
         for _, msgs in self.convs:
@@ -294,8 +303,10 @@ class RecordAudit:
         return args
 
 
-def audit_record(obj: Any, layout: str, rules: Rules) -> Outcome:
-    return RecordAudit(obj, layout, rules).run()
+def audit_record(obj: Any, layout: str, rules: Rules, walk: bool = True) -> Outcome:
+    """What one parsed record shows; `walk=False` reads only its declaration (no turn of it
+    can be a call or a result)."""
+    return RecordAudit(obj, layout, rules, walk).run()
 
 
 # --------------------------------------------------------------------------- batches
@@ -337,12 +348,15 @@ class ToolTally:
             self.records_with_calls += 1
             self.calls += len(out.calls)
             self.calls_per_record[len(out.calls)] += 1
-            self.tool_names.update(n for n in out.calls.values() if n is not None)
-        if len(self.declared) < DECLARED_KEPT:
+            for name in out.calls.values():
+                if name is not None:
+                    self.tool_names[name] += 1
+        if out.declared and len(self.declared) < DECLARED_KEPT:
             self.declared.update(out.declared)
+        if not out.problems:
+            return
         self.invalid_calls += len(out.invalid)
-        hard = [code for code, _ in out.problems if code not in SOFT]
-        self.invalid_records += bool(hard)
+        self.invalid_records += any(code not in SOFT for code, _ in out.problems)
         self.broken_records += out.broken
         for (code, where), message in out.problems.items():
             self.errors_by_kind[code] += 1
@@ -353,11 +367,15 @@ class ToolTally:
 def audit_batch(layout: str, options: ReadOptions, rules: Rules, batch: RecordBatch) -> ToolTally:
     tally = ToolTally()
     for i, (raw, error) in enumerate(zip(batch.raw, batch.error)):
-        if error is not None or not any(w in raw for w in _MARKERS):
-            continue  # unparsable (format's finding), or nothing about tools in it
-        ok, obj = loads_json(raw)
+        if error is not None:
+            continue  # unparsable: format's finding
+        walk = any(w in raw for w in _TURN_MARKERS)
+        if not walk and _TOOLS_MARKER not in raw:
+            continue
+        ok, obj = loads_json(raw)  # the record's data(), by the faster parser
         if ok:
-            tally.note(audit_record(mapped(obj, options), layout, rules), batch.index[i], batch.line[i], batch.source)
+            obj = mapped(obj, options) if options.fields else obj  # a mapped `messages` column
+            tally.note(audit_record(obj, layout, rules, walk), batch.index[i], batch.line[i], batch.source)
     return tally
 
 
