@@ -4,17 +4,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+import string
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from fineaudit import formats
-from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, Record, RecordBatch, Records, Status
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
 from fineaudit.normalize import Normalization, key_of_normalized, normalize_text
-from fineaudit.side_tells import WORD, Tell, find_tells
+from fineaudit.side_tells import Tell, find_tells
 
 LISTED = 1000  # records listed per finding code; the counts stay exact
 EXCERPT = 60
@@ -26,6 +27,7 @@ SCORE_KEYS = (("score_chosen", "score_rejected"), ("chosen_score", "rejected_sco
               ("chosen_reward", "rejected_reward"), ("reward_chosen", "reward_rejected"))
 # TRL (KTOConfig): desirable_weight * desirable : undesirable_weight * undesirable in [1, 4/3]
 KTO_RATIO = (1.0, 4 / 3)
+PUNCTUATION = str.maketrans({c: " " for c in string.punctuation})
 EXACT = Normalization(casefold=False)  # NFKC and spacing only
 TRANSCRIPT = re.compile(r"\n\s*(?:Human|Assistant):")
 
@@ -46,7 +48,7 @@ class PreferenceParams:
     tell_min_difference: float = field(default=0.2, metadata={
         "help": "report a side tell only when its shares on the two sides differ by at least this", "max": 1})
     tell_min_count: int = field(default=10, metadata={"help": "phrases seen in fewer answers are not tried"})
-    tell_sample: int = field(default=5000, metadata={
+    tell_sample: int = field(default=2000, metadata={
         "help": "pairs (seeded sample) searched for side tells; 0 = all", "max": 10_000_000})
     min_prompt_words: int = field(default=3, metadata={
         "help": "a side repeating a prompt of at least this many words is prompt_in_response"})
@@ -166,14 +168,16 @@ def hist_bin(words: int) -> int:
     return 0 if words <= 0 else min(words.bit_length(), len(HIST_EDGES) - 1)
 
 
-def shingles(normalized: str, n: int) -> set[tuple[str, ...]]:
-    words = WORD.findall(normalized)
+def shingles(words: list[str], n: int) -> set[Hashable]:
+    """Word n-grams (words: normalized text with ASCII punctuation made spaces, split)."""
+    if n == 1:
+        return set(words)
     if len(words) <= n:
         return {tuple(words)}
     return set(zip(*(words[i:] for i in range(n))))
 
 
-def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+def jaccard(a: set[Hashable], b: set[Hashable]) -> float:
     union = len(a | b)
     return len(a & b) / union if union else 1.0
 
@@ -190,46 +194,77 @@ def _key(*parts: str) -> int:
     return key_of_normalized("\x1f".join(parts))
 
 
+class Row(NamedTuple):
+    """The columns of one record this check reads (cheaper than building a Record)."""
+
+    idx: int  # `index` would shadow tuple.index
+    line: int | None
+    prompt: str
+    response: str
+    rejected: str
+    raw: str
+    turns: int
+
+
+# keys that make a record worth parsing: an implicit prompt has none of the first three, and
+# scores carry one of the last three words (substring tests cost far less than json.loads)
+EXPLICIT_KEYS = ('"prompt"', '"conversations"', '"input"')
+SCORE_WORDS = tuple(f'{key}"' for pair in SCORE_KEYS for key in pair)
+
+
 def tally_batch(s: Settings, batch: RecordBatch) -> Tally:
     tally = Tally()
-    for rec in batch:
-        if rec.error is not None:
+    columns = (batch.index, batch.line, batch.prompt, batch.response, batch.rejected, batch.raw, batch.turns)
+    for error, row in zip(batch.error, map(Row._make, zip(*columns))):
+        if error is not None:
             continue  # unparsable: format's finding
-        obj = formats.mapped(rec.data(), s.options)
         if s.layout == "kto":
-            _tally_kto(s, tally, rec, obj)
+            _tally_kto(s, tally, row, formats.mapped(json.loads(row.raw), s.options))
         else:
-            _tally_pair(s, tally, rec, obj)
+            _tally_pair(s, tally, row, _pair_record(s, row))
     return tally
 
 
-def _tally_pair(s: Settings, tally: Tally, rec: Record, obj: Any) -> None:
+def _pair_record(s: Settings, row: Row) -> Any:
+    """The parsed record when the views do not say all (multi-turn prompts, implicit prompts,
+    scores, mapped columns); None otherwise. Parsing every record took a third of the check."""
+    raw = row.raw
+    if s.options.fields or row.turns > 2 or not any(k in raw for k in EXPLICIT_KEYS) \
+            or any(w in raw for w in SCORE_WORDS):
+        return formats.mapped(json.loads(raw), s.options)
+    return None
+
+
+def _tally_pair(s: Settings, tally: Tally, rec: Row, obj: Any) -> None:
     tally.pairs += 1
-    found = formats.variant_of(obj)
-    variant = found[1] if found and found[0] == "preference" else "explicit"
-    pair = formats.preference_pair(obj, variant) if isinstance(obj, dict) else formats.Pair([], [], [])
+    pair = None
+    if isinstance(obj, dict):
+        found = formats.variant_of(obj)
+        pair = formats.preference_pair(obj, found[1] if found and found[0] == "preference" else "explicit")
+        if pair.diverged:
+            tally.flags["implicit_prompt"].add(rec.idx, rec.line)
+        _tally_scores(tally, rec, obj)
     chosen, rejected = rec.response, rec.rejected
-    if pair.diverged:
-        tally.flags["implicit_prompt"].add(rec.index, rec.line)
-    _tally_scores(tally, rec, obj)
     empty = [side for side, text in (("chosen", chosen), ("rejected", rejected)) if not text.strip()]
     if empty:
-        tally.flags["empty_side"].add(rec.index, rec.line, " and ".join(empty))
+        tally.flags["empty_side"].add(rec.idx, rec.line, " and ".join(empty))
     norm_c, norm_r = normalize_text(chosen), normalize_text(rejected)
-    prompt = normalize_text(rec.prompt)
-    tally.keys.append(_key(prompt, min(norm_c, norm_r), max(norm_c, norm_r)))
+    tally.keys.append(_key(rec.prompt, min(norm_c, norm_r), max(norm_c, norm_r)))
     tally.orient.append(int(norm_c <= norm_r))
-    tally.key_index.append(rec.index)
-    _tally_prompt_repeat(s, tally, rec, last_prompt_turn(pair) or rec.prompt, (("chosen", chosen), ("rejected", rejected)))
+    tally.key_index.append(rec.idx)
+    prompt_turn = (last_prompt_turn(pair) if pair else "") or rec.prompt
+    _tally_prompt_repeat(s, tally, rec, prompt_turn, (("chosen", chosen), ("rejected", rejected)))
     if empty:
         return
+    # words as \\w+ runs would give them on ASCII, at a fraction of a regex's cost
+    words_c, words_r = norm_c.translate(PUNCTUATION).split(), norm_r.translate(PUNCTUATION).split()
     if norm_c == norm_r:
-        tally.flags["identical_pair"].add(rec.index, rec.line)
+        tally.flags["identical_pair"].add(rec.idx, rec.line)
     else:
-        similarity = jaccard(shingles(norm_c, s.ngram), shingles(norm_r, s.ngram))
+        similarity = jaccard(shingles(words_c, s.ngram), shingles(words_r, s.ngram))
         if similarity >= s.near_threshold:
-            tally.flags["near_identical_pair"].add(rec.index, rec.line, f"{similarity:.3f}")
-    _tally_lengths(tally, len(chosen.split()), len(rejected.split()))
+            tally.flags["near_identical_pair"].add(rec.idx, rec.line, f"{similarity:.3f}")
+    _tally_lengths(tally, norm_c.count(" ") + 1, norm_r.count(" ") + 1)  # whitespace-separated words
 
 
 def _tally_lengths(tally: Tally, words_c: int, words_r: int) -> None:
@@ -242,30 +277,36 @@ def _tally_lengths(tally: Tally, words_c: int, words_r: int) -> None:
     tally.hist_b[hist_bin(words_r)] += 1
 
 
-def _tally_prompt_repeat(s: Settings, tally: Tally, rec: Record, prompt: str,
+def _tally_prompt_repeat(s: Settings, tally: Tally, rec: Row, prompt: str,
                          sides: Sequence[tuple[str, str]]) -> None:
     """A side that carries a transcript marker, or starts with the prompt it answers."""
     # case kept: a template bug repeats the prompt as written, while an answer that opens with
     # the question as a Title Case heading (dpo_en_demo record 139) is a style, not a defect
-    norm_prompt = normalize_text(prompt, EXACT)
-    long_enough = len(norm_prompt.split()) >= s.min_prompt_words
+    first = prompt.split(None, 1)[:1]
     for side, text in sides:
         marker = TRANSCRIPT.search(text)
         if marker:
-            tally.flags["prompt_in_response"].add(rec.index, rec.line, f"{side} carries {marker.group().strip()!r}")
-        elif long_enough and normalize_text(text[: len(prompt) * 2 + 100], EXACT).startswith(norm_prompt):
-            tally.flags["prompt_in_response"].add(rec.index, rec.line, f"{side} starts by repeating the prompt")
+            tally.flags["prompt_in_response"].add(rec.idx, rec.line, f"{side} carries {marker.group().strip()!r}")
+        elif first and text.lstrip().startswith(first[0]) and _repeats(prompt, text, s.min_prompt_words):
+            tally.flags["prompt_in_response"].add(rec.idx, rec.line, f"{side} starts by repeating the prompt")
 
 
-def _tally_scores(tally: Tally, rec: Record, obj: Any) -> None:
+def _repeats(prompt: str, text: str, min_words: int) -> bool:
+    """The text starts with the whole prompt (NFKC, spacing ignored) of at least min_words words."""
+    norm_prompt = normalize_text(prompt, EXACT)
+    return len(norm_prompt.split()) >= min_words and \
+        normalize_text(text[: len(prompt) * 2 + 100], EXACT).startswith(norm_prompt)
+
+
+def _tally_scores(tally: Tally, rec: Row, obj: Any) -> None:
     score_c, score_r = preference_scores(obj)
     if score_c is None or score_r is None:
         return
     tally.scored += 1
     if score_c == score_r:
-        tally.flags["tie"].add(rec.index, rec.line, f"{score_c:g} = {score_r:g}")
+        tally.flags["tie"].add(rec.idx, rec.line, f"{score_c:g} = {score_r:g}")
     elif score_c < score_r:
-        tally.flags["inverted"].add(rec.index, rec.line, f"chosen {score_c:g} < rejected {score_r:g}")
+        tally.flags["inverted"].add(rec.idx, rec.line, f"chosen {score_c:g} < rejected {score_r:g}")
 
 
 def kto_label(obj: Any, options: ReadOptions) -> bool | None:
@@ -274,7 +315,7 @@ def kto_label(obj: Any, options: ReadOptions) -> bool | None:
     return {"true": True, "false": False}.get(label or "")
 
 
-def _tally_kto(s: Settings, tally: Tally, rec: Record, obj: Any) -> None:
+def _tally_kto(s: Settings, tally: Tally, rec: Row, obj: Any) -> None:
     desirable = kto_label(obj, ReadOptions())  # obj is already mapped
     if desirable is None:
         return  # format reports the missing or non-boolean label
@@ -284,11 +325,11 @@ def _tally_kto(s: Settings, tally: Tally, rec: Record, obj: Any) -> None:
         tally.undesirable += 1
     answer = rec.response
     if not answer.strip():
-        tally.flags["empty_side"].add(rec.index, rec.line, "desirable" if desirable else "undesirable")
+        tally.flags["empty_side"].add(rec.idx, rec.line, "desirable" if desirable else "undesirable")
     norm = normalize_text(answer)
-    tally.keys.append(_key(normalize_text(rec.prompt), norm, ""))
+    tally.keys.append(_key(rec.prompt, norm, ""))
     tally.orient.append(int(desirable))
-    tally.key_index.append(rec.index)
+    tally.key_index.append(rec.idx)
     words = len(answer.split())
     (tally.words_a if desirable else tally.words_b).append(words)
     (tally.hist_a if desirable else tally.hist_b)[hist_bin(words)] += 1

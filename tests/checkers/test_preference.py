@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import fineaudit
 from fineaudit.checkers.preference import (PreferenceParams, kto_weights, preference_scores,
                                            wilson_interval)
 from fineaudit.core import CheckResult, Status
-from fineaudit.side_tells import find_tells, holm, two_proportion_p
+from fineaudit.side_tells import find_tells, holm, holm_mask, p_values, two_proportion_p
 from tests.conftest import chat, write_jsonl
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "llama_factory"
@@ -310,3 +311,13 @@ def test_cli_exit_status(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
     check = next(c for c in report["checks"] if c["name"] == "preference")
     assert check["status"] == "fail" and check["findings"][0]["records"] == [20]
     assert check["findings"][0]["line"] == 21
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorized_statistics_match_the_plain_ones(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 0.02, 40) ** rng.uniform(0.5, 2, 40)
+    assert holm_mask(p, 0.01).tolist() == holm(p.tolist(), 0.01)
+    a, b = rng.integers(0, 100, 40), rng.integers(0, 100, 40)
+    assert p_values(a, 100, b, 100).tolist() == pytest.approx(
+        [two_proportion_p(int(x), 100, int(y), 100) for x, y in zip(a, b)])
