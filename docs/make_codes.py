@@ -1,6 +1,7 @@
 """Write the generated parts of the docs: docs/codes.md (every finding code of every registered
-checker, from the checkers' `codes`) and the terminal example in docs/reports.md (the real
-report of sample_data/flawed.jsonl).
+checker, from the checkers' `codes`) and the output examples between `<!-- NAME:start` and
+`<!-- NAME:end -->` markers in docs/reports.md and docs/integrations.md (the tool's real output
+on sample_data/flawed.jsonl).
 
     python docs/make_codes.py          # rewrite them
     python docs/make_codes.py --check  # exit 1 when either is stale
@@ -11,13 +12,16 @@ fails until then).
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 TARGET = DOCS / "codes.md"
 REPORTS = DOCS / "reports.md"
-START, END = "<!-- terminal-example:start", "<!-- terminal-example:end -->"
+INTEGRATIONS = DOCS / "integrations.md"
 
 
 def render_codes() -> str:
@@ -46,35 +50,55 @@ def render_codes() -> str:
     return "\n".join(lines) + "\n"
 
 
-def terminal_example() -> str:
-    """The terminal report of the flawed sample, as a user in the repository would run it."""
-    import os
-
+def flawed_report() -> object:
+    """The report of the flawed sample, audited as a user in the repository would run it."""
     import fineaudit
-    from fineaudit.render import render_report
 
     here = os.getcwd()
     os.chdir(DOCS.parent)  # the path in the report as the user types it
     try:
-        report = fineaudit.audit("sample_data/flawed.jsonl")
+        return fineaudit.audit("sample_data/flawed.jsonl")
     finally:
         os.chdir(here)
-    shown = "\n".join(line.rstrip() for line in render_report("terminal", [report]).splitlines())
+
+
+def terminal_example(report: object) -> str:
+    from fineaudit.render import render_report
+
+    shown = "\n".join(line.rstrip() for line in render_report("terminal", [report]).splitlines())  # type: ignore[list-item]
     return f"```text\n$ fineaudit audit sample_data/flawed.jsonl\n{shown}\n```"
 
 
-def with_example(document: str, example: str) -> str:
-    head, start, rest = document.partition(START)
+def quiet_example(report: object) -> str:
+    """What `--quiet` (the pre-commit hook) prints: the CLI's own quiet path, on a pipe."""
+    from fineaudit.cli import main
+
+    out = io.StringIO()
+    here = os.getcwd()
+    os.chdir(DOCS.parent)
+    try:
+        with contextlib.redirect_stdout(out):
+            main(["audit", "sample_data/flawed.jsonl", "--quiet", "--no-cache"])
+    finally:
+        os.chdir(here)
+    return f"```text\n$ fineaudit audit --quiet sample_data/flawed.jsonl\n{out.getvalue().rstrip()}\n```"
+
+
+def with_example(document: str, name: str, example: str) -> str:
+    start_marker, end_marker = f"<!-- {name}:start", f"<!-- {name}:end -->"
+    head, start, rest = document.partition(start_marker)
     marker_line, _, rest = rest.partition("\n")
-    _, end, tail = rest.partition(END)
+    _, end, tail = rest.partition(end_marker)
     if not start or not end:
-        raise SystemExit(f"{REPORTS}: markers {START!r} and {END!r} not found")
+        raise SystemExit(f"markers {start_marker!r} and {end_marker!r} not found")
     return f"{head}{start}{marker_line}\n{example}\n{end}{tail}"
 
 
 def generated() -> dict[Path, str]:
-    return {TARGET: render_codes(),
-            REPORTS: with_example(REPORTS.read_text(encoding="utf-8"), terminal_example())}
+    report = flawed_report()
+    reports = with_example(REPORTS.read_text(encoding="utf-8"), "terminal-example", terminal_example(report))
+    integrations = with_example(INTEGRATIONS.read_text(encoding="utf-8"), "quiet-example", quiet_example(report))
+    return {TARGET: render_codes(), REPORTS: reports, INTEGRATIONS: integrations}
 
 
 def main(argv: list[str]) -> int:
