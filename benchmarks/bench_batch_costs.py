@@ -7,7 +7,7 @@ parsing `raw` again, the chat turns, layout validation, normalization, the token
 and each content detector. Then, from how many passes repeat a step (counted in the code of
 the baseline, see docs/scale.md), what a fused pass would save on 100,000 records.
 
-    PYTHONPATH=/tmp/fa-base python benchmarks/bench_batch_costs.py --records 20000
+    PYTHONPATH=/tmp/fa-base:/tmp/fa-base-meta python benchmarks/bench_batch_costs.py --records 20000
 
 It calls the checkers' module-level functions of that code; a step whose function has moved
 is printed as "n/a".

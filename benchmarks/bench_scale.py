@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def run_audit(data: Path, engine: str, report: Path | None = None) -> tuple[floa
     cmd = [sys.executable, "-m", "fineaudit.cli", "audit", str(data), "--skip", "drift",
            "--engine", engine, "--no-progress", "--quiet", "--no-cache", "--json", str(report or os.devnull)]
     started = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # from a neutral folder: `python -m` puts the working folder first on sys.path, where the
+    # repository's root would shadow a PYTHONPATH that points at a baseline checkout
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tempfile.gettempdir())
     proc, peak = psutil.Process(child.pid), 0
     while child.poll() is None:
         peak = max(peak, tree_rss(proc))
@@ -78,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                          "and print its per-check durations")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
+    code = "import fineaudit; print(fineaudit.__file__)"
+    where = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    print(f"fineaudit from {where.stdout.strip()}")
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
     print(f"{'engine':7} {'records':>9} {'seconds':>8} {'peak MB':>8} {'s/ratio':>8} {'MB/ratio':>8} {'size ratio':>10}")
     engines = args.engines.split(",")

@@ -1,7 +1,7 @@
 """Same reports as before? JSON reports of a fixed set of audits, written by one version of
 fineaudit and compared with another's, byte for byte apart from `created` and `duration_s` (and drift's `embedding_seconds`).
 
-    PYTHONPATH=/tmp/fa-base python benchmarks/same_reports.py write /tmp/fa-base-reports
+    PYTHONPATH=/tmp/fa-base:/tmp/fa-base-meta python benchmarks/same_reports.py write /tmp/fa-base-reports
     python benchmarks/same_reports.py write /tmp/fa-new-reports
     python benchmarks/same_reports.py compare /tmp/fa-base-reports /tmp/fa-new-reports
 
@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from synthetic_corpus import MAKE_CORPUS  # benchmarks/ is on sys.path when run 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
 CORPORA = Path(os.environ.get("TMPDIR", "/tmp")) / "fineaudit-same-reports"
+NEUTRAL = tempfile.gettempdir()
 VOLATILE = ("created", "duration_s", "embedding_seconds")  # the last: drift's time, cached on disk after a first run
 
 
@@ -47,13 +49,22 @@ def audits() -> dict[str, list[str]]:
     return runs
 
 
+def imported_from(env: dict[str, str]) -> str:
+    code = "import fineaudit; print(fineaudit.__file__)"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=NEUTRAL).stdout.strip()
+
+
 def write(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    print(f"fineaudit from {imported_from(env)}")
     for name, args in audits().items():
         cmd = [sys.executable, "-m", "fineaudit.cli", "audit", *args, "--no-cache", "--no-progress",
                "--quiet", "--max-findings", "0", "--json", str(folder / f"{name}.json")]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        # from a neutral folder: `python -m` puts the working folder first on sys.path, and the
+        # repository's root there would shadow the PYTHONPATH of a baseline run
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=NEUTRAL)
         print(f"{name:32} exit {done.returncode}", flush=True)
         if done.returncode not in (0, 1):
             print(done.stderr[-2000:], file=sys.stderr)
