@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,86 @@ def test_sample_report_in_chromium(browser: Any, tmp_path: Path, monkeypatch: py
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("FINEAUDIT_SCREENSHOT"):  # how docs/report.png is made
         shutil.copyfile(shot, os.environ["FINEAUDIT_SCREENSHOT"])
+
+
+# --------------------------------------------------------------------------- pairs side by side
+
+
+@dataclass(frozen=True)
+class PairFinding(Finding):
+    """A finding with the optional `detail` the renderer reads (until core.Finding carries it)."""
+
+    detail: dict[str, Any] | None = None
+
+
+def pair_report(a: str, b: str) -> Report:
+    found = PairFinding("near_duplicates.cluster", "2 near-duplicate records", (12, 31), line=13,
+                        detail={"pair": [{"title": "line 13", "text": a}, {"title": "line 32", "text": b}]})
+    result = check("near_duplicates", Status.WARN, findings=(found,))
+    return Report(DatasetInfo("d.jsonl", 40, "chat", None), {result.name: result}, "pass", 90.0)
+
+
+def test_pair_side_by_side_marks_only_the_differences() -> None:
+    html = render_html([pair_report("Explain why copyright law matters today.",
+                                    "Explain why copyright law matters now.")])
+    assert html.count('class="side"') == 2 and "line 13" in html and "line 32" in html
+    assert "<mark>today.</mark>" in html and "<mark>now.</mark>" in html
+    assert "<mark>Explain" not in html  # the shared words stay unmarked
+
+
+def test_pair_text_is_escaped() -> None:
+    html = render_html([pair_report(SCRIPT, IMG)])
+    assert "<script>window" not in html and "<img" not in html and "&lt;script&gt;" in html
+
+
+def test_no_pair_without_detail() -> None:
+    assert 'class="pair"' not in render_html([hostile_report()])
+
+
+# --------------------------------------------------------------------------- what the page shows
+
+
+@pytest.mark.parametrize(("classes", "drawn"), [(3, 3), (77, 77), (120, 120), (200, 80)])
+def test_label_chart_always_draws_the_smallest_classes(classes: int, drawn: int) -> None:
+    counts = {f"c{i:03d}": 1000 - i * 4 for i in range(classes)}
+    (chart,) = charts_for(check("label_balance", metrics={"counts": counts}))
+    labels = [b.label for b in chart.bars]
+    assert len(labels) == drawn and "c000" in labels and f"c{classes - 1:03d}" in labels
+
+
+def test_limit_lines_lie_inside_their_axis() -> None:
+    # data up to 100 tokens, max_length 4096: the line must not sit on the right edge
+    metrics = {"histogram": {"edges": [1.0, 10.0, 100.0], "counts": [5, 3]}, "max_length": 4096}
+    (chart,) = charts_for(check("length", metrics=metrics))
+    line = next(m for m in chart.marks if m["type"] == "vline")
+    assert max(b.x + b.w for b in chart.bars) < line["x"] < chart.width - 10
+    counts = {"a": 300, "b": 40}
+    (labels,) = charts_for(CheckResult("label_balance", Status.WARN, "s", metrics={"counts": counts},
+                                       thresholds={"min_class_count": 500}))
+    limit = next(m for m in labels.marks if m["type"] == "vline")
+    assert max(b.x + b.w for b in labels.bars) < limit["x"] < labels.width
+
+
+def test_metrics_are_tables_with_units_not_raw_json() -> None:
+    metrics = {"p50": 11.0, "prompt": {"p50": 4.0, "max": 20}, "over_max_length_fraction": 0.0123,
+               "production": None, "threshold": 0.8, "field_set_counts": [{"fields": ["messages"], "records": 3}]}
+    result = CheckResult("length", Status.WARN, "s", metrics=metrics, thresholds={"threshold": 0.8, "max_length": 512})
+    html = render_html([Report(DatasetInfo("d.jsonl", 3, "chat", None), {"length": result}, "pass", 90.0)])
+    assert '{"p50"' not in html and "None" not in html and "threshold threshold" not in html
+    assert "11 tokens" in html and "1.23 %" in html and "—" in html and "3 records" in html
+
+
+def test_what_blocks_comes_first_with_why_fix_and_command() -> None:
+    report = hostile_report()
+    report.checks["exact_duplicates"] = check("exact_duplicates", Status.FAIL, summary="2 duplicates")
+    body = render_html([report])
+    body = body[body.index("<body>"):]
+    panel = body[body.index("What blocks the verdict"):body.index("<h3>Checks</h3>")]
+    assert "Why it matters:" in panel and "Fix:" in panel and "fineaudit dedup" in panel
+    overview = body[body.index("<h3>Checks</h3>"):]
+    assert overview.index(">drift<") < overview.index(">length<") < overview.index(">label_balance<")
+
+
+def test_header_items_do_not_wrap_inside() -> None:
+    html = render_html([hostile_report()])
+    assert ".meta span{white-space:nowrap" in html and "<span>fails on: fail</span>" in html
