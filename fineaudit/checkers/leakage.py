@@ -181,8 +181,9 @@ def semantic_leaks(train: Records, held: Records, p: LeakageParams, ctx: AuditCo
         sims = ex[start:start + 1024] @ tx.T
         best = sims.argmax(axis=1)
         top = sims[np.arange(len(best)), best]
-        kth = np.partition(sims, -min(MARGIN_RANK, sims.shape[1]), axis=1)[:, -min(MARGIN_RANK, sims.shape[1])]
-        close = (top >= p.semantic_threshold) & ((top - kth >= p.semantic_margin) | (sims.shape[1] < MARGIN_RANK))
+        rank = min(MARGIN_RANK, sims.shape[1])  # fewer training prompts: the farthest one
+        kth = np.partition(sims, -rank, axis=1)[:, -rank]
+        close = (top >= p.semantic_threshold) & (top - kth >= p.semantic_margin)
         for k in np.flatnonzero(close).tolist():
             e, t = evals[start + k], trains[int(best[k])]
             out[e.index] = Paraphrase(t.index, float(sims[k, best[k]]), e.prompt, t.prompt)
