@@ -103,7 +103,9 @@ def sample_dataset(data: Any, count: int, *, seed: int = 0, config: Config | Non
     with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
         records = engine.load(source, layout, "train", config.label_field or None)
         parts = records.map_batches(strata_batch)
-        index, labels, lengths = ([x for part in parts for x in part[k]] for k in range(3))
+        index = [i for part in parts for i in part[0]]
+        labels = [label for part in parts for label in part[1]]
+        lengths = [n for part in parts for n in part[2]]
         by, groups = strata(index, labels, lengths)
         chosen = pick(groups, count, seed)
         taken = records.take([i for _, i in chosen])
@@ -165,7 +167,8 @@ def readable(role: str, text: str) -> str:
 
 
 def _call_text(call: dict[str, Any]) -> str:
-    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    inner = call.get("function")
+    function: dict[str, Any] = inner if isinstance(inner, dict) else call
     name = str(function.get("name", "(no name)"))
     arguments = function.get("arguments", function.get("parameters"))
     if isinstance(arguments, str):

@@ -57,8 +57,8 @@ def histogram_chart(metrics: Mapping[str, Any]) -> Chart | None:
     counts = [c for c in hist.get("counts") or [] if _is_number(c)]
     if not counts or len(edges) != len(counts) + 1:
         return None
-    limit = metrics.get("max_length")
-    limit = float(limit) if _is_number(limit) and math.isfinite(limit) else None
+    raw_limit: Any = metrics.get("max_length")
+    limit = float(raw_limit) if _is_number(raw_limit) and math.isfinite(raw_limit) else None
     width, height, left, bottom, right = 640, 220, 48, 30, 14
     scale = _axis_scale(edges)
     lo, hi = scale(edges[0]), scale(max(edges[-1], limit * 1.08 if limit and limit > 0 else edges[-1]))
@@ -119,8 +119,8 @@ def label_chart(metrics: Mapping[str, Any], thresholds: Mapping[str, Any] | None
     if not items:
         return None
     shown, hidden = _label_rows(items)
-    minimum = (thresholds or {}).get("min_class_count")
-    minimum = float(minimum) if _is_number(minimum) else None
+    raw_minimum: Any = (thresholds or {}).get("min_class_count")
+    minimum = float(raw_minimum) if _is_number(raw_minimum) else None
     row = 20 if len(shown) <= 30 else 14
     left, width, right = 190, 640, 60
     top = max([v for _, v in items] + [minimum or 0]) or 1
