@@ -8,13 +8,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from types import FrameType
 
 import click
 from rich.console import Console
 
 from fineaudit.core import FineauditError, Report, Status
 from fineaudit.formats import FORMAT_CHOICES
+from fineaudit.interrupts import STOP_SIGNALS, Stopped, on_signal, reset
 from fineaudit.output_paths import check_writable, emit, refuse_inputs
 from fineaudit.result_cache import CACHE_DIRNAME, CACHE_ENV, ResultCache
 
@@ -270,25 +270,6 @@ def sample_command(data: str, count: int, seed: int, out: str | None, fmt: str |
 SAMPLE_SUFFIXES = (".md", ".markdown", ".txt", ".jsonl")
 
 
-class Stopped(BaseException):
-    """SIGTERM (or SIGINT, SIGHUP) arrived: unwind through every cleanup (worker processes, spool
-    folder, temporary output files), then exit 2 with one line. A BaseException, so that no
-    `except Exception` on the way swallows it."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _stop(signum: int, frame: FrameType | None) -> None:
-    for sig in _STOP_SIGNALS:  # a second signal must not interrupt the cleanup of the first
-        signal.signal(sig, signal.SIG_IGN)
-    raise Stopped(signum)
-
-
-_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
-
-
 @contextmanager
 def _stoppable() -> Iterator[None]:
     """Signal handlers for the run (main thread only: a library caller in a thread keeps its own)."""
@@ -297,14 +278,15 @@ def _stoppable() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    saved = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
-    for sig in _STOP_SIGNALS:
-        signal.signal(sig, _stop)
+    saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     try:
         yield
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        reset()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,7 @@ from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, 
                                      shards_of, spool_block, spool_refs, write_spool)
 from fineaudit.engines import require_picklable
 from fineaudit.formats import ReadOptions
+from fineaudit.interrupts import deferred
 from fineaudit.loaders import MAX_RECORD_BYTES, Source
 from fineaudit.progress import track_step
 
@@ -129,7 +130,7 @@ class LocalEngine:
         if len(blocks) < 2 or self.workers < 2:
             done = [spool_block(b, spec, p) for b, p in zip(blocks, paths)]
             return [r for r, _ in done], [n for _, n in done], source.sha256()
-        with signals_deferred():
+        with deferred():
             futures: list[Future[tuple[int, int]]] = [self.pool().submit(spool_block, b, spec, p)
                                                       for b, p in zip(blocks, paths)]
         sha = source.sha256()  # hashing in this process overlaps the parsing in the workers
@@ -178,24 +179,6 @@ class LocalEngine:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.close(abort=exc_type is not None)
-
-
-_DEFERRED = {signal.SIGINT, signal.SIGTERM}
-
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends. Workers start while tasks are submitted: a
-    worker half started when the main process unwinds would find its pool gone and print a
-    traceback; after the block every worker is registered and the abort path stops them all."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
 def _worker_init() -> None:
@@ -250,7 +233,7 @@ class LocalRecords:
         """Results in batch order. Not Executor.map: on an interrupt it cancels the pending futures,
         which the pool's manager thread (3.11) then fails to mark broken when the workers are killed;
         an error stops the rest here, an interrupt leaves them to the engine's abort."""
-        with signals_deferred():
+        with deferred():
             futures = [self.engine.pool().submit(_apply, fn, ref, self.source) for ref in self.batches]
         try:
             for future in futures:
