@@ -5,12 +5,18 @@ so what `dedup` removes is exactly what `exact_duplicates` and `near_duplicates`
 member of a group or cluster but its first record. The output keeps the input's format (JSON
 Lines lines are copied byte for byte, malformed ones included), is written to a temporary
 file beside OUT and renamed into place, and a sidecar OUT.removed.jsonl says what went and why.
+
+A group whose records carry different labels is a label conflict, not a duplicate to drop
+silently: by default it is kept whole, listed in the sidecar (`"reason": "label_conflict"`,
+`"removed": false`) and counted on stderr; `--set conflicting_labels.dedup_drops_conflicts=true`
+drops its copies like any other (each such line then names both labels).
 """
 from __future__ import annotations
 
 import csv
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,19 +41,61 @@ class Removal:
     similarity: float
 
 
-def removals(data: Records, config: Config) -> dict[int, Removal]:
-    """Every record a dedup drops, by index: exact copies first, then near-duplicate members."""
-    out: dict[int, Removal] = {}
+@dataclass
+class Plan:
+    """What a dedup does: the records it drops, and the groups whose labels differ."""
+
+    dropped: dict[int, Removal]
+    conflicts: list[tuple[int, ...]]  # kept whole unless drops_conflicts
+    labels: dict[int, str | None]
+    drops_conflicts: bool = False
+
+
+def labels_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, str | None]:
+    index = np.asarray(batch.index, dtype=np.int64)
+    return {int(index[r]): batch.label[r] for r in np.flatnonzero(np.isin(index, wanted))}
+
+
+def duplicate_sets(data: Records, config: Config) -> list[tuple[str, tuple[int, ...], tuple[float, ...]]]:
+    """(reason, members with the kept one first, similarity to it) of every exact group, then
+    every near-duplicate cluster, as exact_duplicates and near_duplicates report them."""
+    out: list[tuple[str, tuple[int, ...], tuple[float, ...]]] = []
     exact = config.checks.get("exact_duplicates")
     if exact is not None and exact.enabled:
-        for group in exact_groups(data, exact.params, desc="dedup: exact"):
-            out.update({i: Removal(i, group[0], "exact", 1.0) for i in group[1:]})
+        out += [("exact", tuple(g), (1.0,) * len(g)) for g in exact_groups(data, exact.params, desc="dedup: exact")]
     near = config.checks.get("near_duplicates")
     if near is not None and near.enabled:
-        for cluster in near_clusters(data, near.params, config.seed):
-            for i, similarity in zip(cluster.members[1:], cluster.similarity[1:]):
-                out.setdefault(i, Removal(i, cluster.kept, "near", similarity))
+        out += [("near", c.members, c.similarity) for c in near_clusters(data, near.params, config.seed)]
     return out
+
+
+def plan(data: Records, config: Config) -> Plan:
+    """Every record a dedup drops, by index (exact copies first, then near-duplicate members),
+    except in groups whose labels differ, which are kept whole unless the config says otherwise."""
+    sets = duplicate_sets(data, config)
+    wanted = np.unique(np.asarray([i for _, members, _ in sets for i in members], dtype=np.int64))
+    labels: dict[int, str | None] = {}
+    for part in (data.map_batches(partial(labels_batch, wanted), desc=None) if len(wanted) else []):
+        labels.update(part)
+    conflicting = config.checks.get("conflicting_labels")
+    drop_conflicts = bool(getattr(conflicting.params, "dedup_drops_conflicts", False)) if conflicting else False
+    out = Plan({}, [], labels, drop_conflicts)
+    listed: set[int] = set()
+    for reason, members, similarity in sets:
+        if len({labels.get(i) for i in members} - {None}) > 1:
+            if not set(members) <= listed:  # a near cluster around an exact group already listed
+                out.conflicts.append(members)
+                listed.update(members)
+            if not drop_conflicts:
+                continue
+        for i, sim in zip(members[1:], similarity[1:]):
+            out.dropped.setdefault(i, Removal(i, members[0], reason, sim))
+    return out
+
+
+def removals(data: Records, config: Config) -> dict[int, Removal]:
+    """Every record a dedup drops, by index: exact copies first, then near-duplicate members."""
+    return plan(data, config).dropped
 
 
 def _survivor(kept: int, removed: dict[int, Removal]) -> int:
@@ -74,10 +122,11 @@ def dedup_dataset(data: str, out: str, config: Config) -> str:
     with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
         layout = config.format if config.format != "auto" else source.detect_layout()
         records = engine.load(source, layout, "train", config.label_field or None)
-        dropped = removals(records, config)
+        todo = plan(records, config)
+        dropped = todo.dropped
         total, info = len(records), records.info
-        named = np.unique(np.asarray([*dropped, *(_survivor(d.kept, dropped) for d in dropped.values())],
-                                     dtype=np.int64))
+        named = np.unique(np.asarray([*dropped, *(_survivor(d.kept, dropped) for d in dropped.values()),
+                                      *(i for group in todo.conflicts for i in group)], dtype=np.int64))
         found: dict[int, tuple[int | None, str]] = {}
         for part in records.map_batches(partial(lines_batch, named), desc="dedup: removed records"):
             found.update(part)
@@ -87,10 +136,22 @@ def dedup_dataset(data: str, out: str, config: Config) -> str:
         src = source.files[0]
         _write_atomically(dest, lambda fh: _WRITERS[src.suffix](src, fh, set(dropped)))
     sidecar = Path(f"{dest}.removed.jsonl")
-    _write_atomically(sidecar, lambda fh: _write_sidecar(fh, dropped, found, info))
+    _write_atomically(sidecar, lambda fh: _write_sidecar(fh, todo, found, info))
+    if todo.conflicts:
+        _conflict_notice(todo, sidecar)
     exact = sum(1 for d in dropped.values() if d.reason == "exact")
     return (f"kept {total - len(dropped)} of {total} records: removed {exact} exact and "
             f"{len(dropped) - exact} near duplicates -> {dest} (removed records: {sidecar})")
+
+
+def _conflict_notice(todo: Plan, sidecar: Path) -> None:
+    """One line on stderr: duplicates whose labels differ are a labelling question for a person."""
+    records = sum(len(g) for g in todo.conflicts)
+    what = ("deduplicated anyway (dedup_drops_conflicts)" if todo.drops_conflicts
+            else "kept whole (set conflicting_labels.dedup_drops_conflicts=true to drop their copies)")
+    print(f"fineaudit dedup: {len(todo.conflicts)} duplicate group{'s' if len(todo.conflicts) != 1 else ''} "
+          f"({records} records) have different labels: {what}; listed in {sidecar} as label_conflict",
+          file=sys.stderr)
 
 
 def _refuse_to_overwrite(source: Source, dest: Path, out: str) -> None:
@@ -165,17 +226,29 @@ def lines_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, tuple[int |
     return {int(index[r]): (batch.line[r], batch.raw[r]) for r in np.flatnonzero(np.isin(index, wanted))}
 
 
-def _write_sidecar(fh: BinaryIO, dropped: dict[int, Removal], found: dict[int, tuple[int | None, str]],
-                   info: DatasetInfo) -> None:
+def _write_sidecar(fh: BinaryIO, todo: Plan, found: dict[int, tuple[int | None, str]], info: DatasetInfo) -> None:
     """One line per removed record: what it duplicated (`duplicate_of`, at `similarity`) and the
-    record that stays in the output (`kept`: the same one, unless that was removed in turn)."""
+    record that stays in the output (`kept`: the same one, unless that was removed in turn);
+    then one line per member of each group kept whole because its labels differ."""
+    dropped = todo.dropped
     for i in sorted(dropped):
         d = dropped[i]
         kept = _survivor(d.kept, dropped)
         line, raw = found.get(i, (None, None))
-        fh.write(orjson.dumps({"index": i, "file": info.file_of(i), "line": line, "reason": d.reason,
-                               "duplicate_of": d.kept, "similarity": d.similarity, "kept": kept,
-                               "record": raw, "kept_record": found.get(kept, (None, None))[1]}) + b"\n")
+        row = {"index": i, "file": info.file_of(i), "line": line, "reason": d.reason, "removed": True,
+               "duplicate_of": d.kept, "similarity": d.similarity, "kept": kept,
+               "record": raw, "kept_record": found.get(kept, (None, None))[1]}
+        if todo.labels.get(i) != todo.labels.get(d.kept):
+            row.update(label=todo.labels.get(i), kept_label=todo.labels.get(d.kept))
+        fh.write(orjson.dumps(row) + b"\n")
+    if todo.drops_conflicts:
+        return  # dropped anyway: the lines above name both labels
+    for group in todo.conflicts:
+        for i in group:
+            line, raw = found.get(i, (None, None))
+            fh.write(orjson.dumps({"index": i, "file": info.file_of(i), "line": line, "reason": "label_conflict",
+                                   "removed": i in dropped, "group": list(group), "label": todo.labels.get(i),
+                                   "record": raw}) + b"\n")
 
 
 def _jsonl(src: Path, fh: BinaryIO, dropped: set[int]) -> None:

@@ -184,5 +184,45 @@ def test_output_mistakes_are_one_line_before_any_work(tmp_path: Path, run_cli: A
     write_jsonl(data / "part-0.jsonl", ROWS[:2])
     write_jsonl(data / "part-1.jsonl", ROWS[2:])
     inside = run_cli("dedup", data, "--out", data / "clean")
-    assert inside.exit_code == 2 and "inside the input's folder" in inside.stderr
+    assert inside.exit_code == 2 and "inside the input" in inside.stderr
     assert sorted(p.name for p in data.iterdir()) == ["part-0.jsonl", "part-1.jsonl"]
+
+
+TOP_UP = [{"text": "Has my top-up gone through?", "label": "top_up_reverted"},
+          {"text": "has my top-up gone through?", "label": "pending_top_up"},
+          {"text": "Where is my card?", "label": "card_arrival"},
+          {"text": "where is my card?", "label": "card_arrival"}]
+
+
+def test_label_conflicts_kept_whole_and_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", TOP_UP)
+    out = tmp_path / "out.jsonl"
+    summary = dedup_dataset(str(src), str(out), config=resolve_config({"workers": 1}))
+    assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == [r["text"] for r in TOP_UP[:3]]
+    assert "removed 1 exact" in summary
+    rows = removed(out)
+    assert [(r["index"], r["reason"], r["removed"]) for r in rows] == [
+        (3, "exact", True), (0, "label_conflict", False), (1, "label_conflict", False)]
+    assert rows[1]["label"] == "top_up_reverted" and rows[2]["group"] == [0, 1]
+    err = capsys.readouterr().err
+    assert "1 duplicate group (2 records) have different labels: kept whole" in err
+
+
+def test_label_conflicts_can_be_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", TOP_UP)
+    out = tmp_path / "out.jsonl"
+    config = resolve_config({"workers": 1}, ["conflicting_labels.dedup_drops_conflicts=true"])
+    dedup_dataset(str(src), str(out), config=config)
+    assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == [TOP_UP[0]["text"], TOP_UP[2]["text"]]
+    rows = removed(out)
+    assert [(r["index"], r.get("label"), r.get("kept_label")) for r in rows] == [
+        (1, "pending_top_up", "top_up_reverted"), (3, None, None)]
+    assert "deduplicated anyway" in capsys.readouterr().err
+
+
+def test_same_labels_dedup_silently(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", TOP_UP[2:])
+    out = tmp_path / "out.jsonl"
+    dedup_dataset(str(src), str(out), config=resolve_config({"workers": 1}))
+    assert [r["reason"] for r in removed(out)] == ["exact"]
+    assert capsys.readouterr().err == ""

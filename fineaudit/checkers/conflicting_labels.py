@@ -29,6 +29,8 @@ class ConflictingLabelsParams:
                 "'tell me a joke') is open: different answers to it are not response conflicts; 0 = off"})
     response_conflicts_fail: bool = field(default=False, metadata={
         "help": "fail (not warn) on different responses to one prompt; several good answers can be fine"})
+    dedup_drops_conflicts: bool = field(default=False, metadata={
+        "help": "`fineaudit dedup` drops duplicates whose labels differ too (default: keeps such groups whole and lists them)"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.response_similarity <= 1.0 or not 0.0 < self.near_threshold <= 1.0:
