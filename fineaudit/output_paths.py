@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -85,6 +86,9 @@ def write_atomically(target: str | Path, data: bytes) -> None:
     An OSError (full disk, permissions) is a FineauditError naming the path; the temporary file
     is removed on any error, an interrupt included."""
     path = Path(target)
+    if _is_stream(path):
+        _write_stream(path, data)
+        return
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)  # umask applies
@@ -99,6 +103,23 @@ def write_atomically(target: str | Path, data: bytes) -> None:
             raise
     except OSError as exc:
         raise FineauditError(f"{target}: cannot write it ({exc.strerror or exc}); nothing was written") from None
+
+
+def _is_stream(path: Path) -> bool:
+    """/dev/null, /dev/stdout, a pipe from process substitution (`--json >(jq .)`): written in
+    place; a rename would replace the device or pipe by a regular file."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode) and not path.is_dir()
+    except OSError:
+        return False
+
+
+def _write_stream(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise FineauditError(f"{path}: cannot write it ({exc.strerror or exc})") from None
 
 
 def emit(target: str, text: str) -> None:

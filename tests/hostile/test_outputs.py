@@ -174,3 +174,16 @@ def test_full_disk_while_spooling_is_exit_2_naming_the_folder(inputs: Path, tmp_
 def test_write_atomically_error_is_a_fineaudit_error(tmp_path: Path) -> None:
     with pytest.raises(FineauditError, match="missing"):
         write_atomically(tmp_path / "missing" / "r.json", b"{}")
+
+
+def test_device_and_pipe_outputs_are_written_in_place(inputs: Path, tmp_path: Path,
+                                                      run_cli: Callable[..., CliResult]) -> None:
+    """`--json /dev/null` and a pipe (`--json >(jq .)`) are written to, never renamed over."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    result = run_cli("audit", str(inputs / "train.jsonl"), "--only", "size", "-q", "--no-cache",
+                     "--json", str(fifo), "--markdown", os.devnull)
+    received = reader.communicate(timeout=60)[0]
+    assert result.exit_code == 1 and b'"schema_version"' in received
+    assert Path(os.devnull).is_char_device() and fifo.is_fifo()
