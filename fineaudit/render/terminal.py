@@ -66,6 +66,20 @@ def verdict_line(report: Report, with_blocking: bool = True) -> Text:
     return text
 
 
+def quiet_lines(report: Report, cached: bool = False) -> list[Text]:
+    """What `--quiet` prints: the verdict line, then one line per blocking check with its first
+    finding that says more than the summary (the pre-commit hook's whole output)."""
+    verdict = verdict_line(report)
+    if cached:
+        verdict.append(" (cached)", style="dim")
+    lines = [verdict]
+    for check in blocking_checks(report):
+        shown = next((f for f in check.findings if not f.message.startswith(check.summary)), None)
+        first = f" — {finding_line(shown, 90, report.dataset)}" if shown else ""
+        lines.append(Text(terminal(f"  {check.name}: {check.summary}{first}", one_line=True)))
+    return lines
+
+
 def blocking_checks(report: Report) -> list[CheckResult]:
     return [r for r in report.checks.values() if r.blocks_verdict(report.fail_on)]
 
@@ -126,4 +140,4 @@ def _rank(result: CheckResult) -> int:
     return {Status.ERROR: 0, Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2, Status.SKIPPED: 3}[result.status]
 
 
-__all__ = ["render_terminal", "render_terminal_text", "verdict_line", "blocking_checks"]
+__all__ = ["render_terminal", "render_terminal_text", "verdict_line", "quiet_lines", "blocking_checks"]

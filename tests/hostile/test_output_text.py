@@ -182,3 +182,12 @@ def test_html_dom_has_no_hostile_element_or_attribute(hostile_report: Report, tm
     assert counts == [0] * 8
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert "<img src=x onerror=" in browser.execute_script("return document.body.innerText")  # shown as text
+
+
+def test_quiet_lines_are_inert(hostile_report: Report) -> None:
+    from fineaudit.render.terminal import quiet_lines
+
+    lines = [line.plain for line in quiet_lines(hostile_report, cached=True)]
+    assert lines[0].startswith("NOT READY") and lines[0].endswith("(cached)")
+    text = "\n".join(lines)
+    assert raw_controls(text) == [] and KEY not in text
