@@ -15,7 +15,9 @@ without `script-src` keeps the page inert even if that ever failed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from jinja2 import Environment
+from functools import lru_cache
+
+from jinja2 import Environment, Template
 
 from fineaudit.core import CheckResult, Finding, Report, Status
 from fineaudit.render.advice import advice
@@ -151,6 +153,12 @@ MACROS = r"""{% macro chart(ch) %}<figure><svg class="chart chart-{{ ch.kind }}"
 {% macro pair(p) %}<div class="pair">{% for s in (p.left, p.right) %}<div class="side"><span class="t">{{ s.title }}{% if p.same %} (identical){% endif %}</span>{% for text, differs in s.segments %}{% if differs %}<mark>{{ text }}</mark>{% else %}{{ text }}{% endif %}{% endfor %}</div>{% endfor %}</div>{% endmacro %}"""
 
 
+@lru_cache(maxsize=1)
+def _page() -> Template:
+    # compiling the templates is two thirds of a render (0.55 of 0.83 s): once per process
+    return _environment().from_string(TEMPLATE)
+
+
 def _environment() -> Environment:
     # autoescape=True: every {{ }} is HTML-escaped; finalize masks secrets and escapes controls
     # in every printed string first: together they keep dataset text inert
@@ -166,7 +174,7 @@ def _environment() -> Environment:
 
 def render_html(reports: Sequence[Report]) -> str:
     """The reports as one self-contained HTML page (verdict, what blocks it, then the checks)."""
-    return _environment().from_string(TEMPLATE).render(reports=list(reports))
+    return _page().render(reports=list(reports))
 
 
 def _palette() -> frozenset[str]:

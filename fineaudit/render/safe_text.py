@@ -110,8 +110,12 @@ def html(value: object) -> object:
     """jinja2 `finalize`: every string an expression prints is masked and cleaned; the
     environment's autoescape then makes it text. Numbers and markup built here pass unchanged."""
     if isinstance(value, str) and not hasattr(value, "__html__"):
-        return plain(value)
+        # chart geometry ('123.4') is most of what a page prints; it holds neither keys nor controls
+        return value if _GEOMETRY.fullmatch(value) else plain(value)
     return value
+
+
+_GEOMETRY = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,6})?")
 
 
 def xml(text: object) -> str:
