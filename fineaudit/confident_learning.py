@@ -135,6 +135,9 @@ def hashed_features(texts: Sequence[str], n_features: int = 2 ** 20) -> object:
 def out_of_sample_probs(x: object, labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Predicted class probabilities of each record from a model that never saw it: a logistic
     regression (SGD, log loss) trained on the other folds of a seeded stratified k-fold split."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
     from sklearn.model_selection import StratifiedKFold
 
@@ -142,11 +145,29 @@ def out_of_sample_probs(x: object, labels: np.ndarray, folds: int, seed: int) ->
     probs = np.zeros((len(labels), k))
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, held in split.split(np.zeros(len(labels)), labels):
-        model = SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=30, tol=1e-4, random_state=seed,
-                              class_weight="balanced")
-        model.fit(x[train], labels[train])  # type: ignore[index]
+        model = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=50, tol=1e-4, random_state=seed,
+                              class_weight=class_weights(labels[train]))
+        with warnings.catch_warnings():  # 50 epochs are enough for ranking; full convergence is not needed
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x[train], labels[train])  # type: ignore[index]
         probs[np.ix_(held, model.classes_)] = model.predict_proba(x[held])  # type: ignore[index]
     return probs
+
+
+# Measured on SMS Spam with 5% of labels flipped (docs/labels.md): a weaker penalty fits the flipped
+# labels too and loses precision; a stronger one misses the flips of one-way noise.
+ALPHA = 3e-5
+WEIGHT_POWER = 0.25  # 0 = plain, 1 = sklearn's "balanced"
+
+
+def class_weights(labels: np.ndarray) -> dict[int, float]:
+    """A mild correction for imbalance, ((n / (k * count)) ** 0.25): full balancing makes the
+    minority class swallow borderline majority records (precision 0.75 instead of 0.90 on SMS
+    Spam), none lets a one-way flip of the minority class pass as the majority (recall 0.51)."""
+    counts = np.bincount(labels)
+    present = np.flatnonzero(counts)
+    weights = (len(labels) / (len(present) * counts[present])) ** WEIGHT_POWER
+    return {int(c): float(w) for c, w in zip(present, weights)}
 
 
 __all__ = ["confident_joint", "confident_thresholds", "hashed_features", "normalized_margin",
