@@ -11,7 +11,10 @@ figures do not:
   3. templated share on MultiArith and the Alpaca sample, and the frames of GPTeacher toolformer;
   4. the seconds both checks add to an audit of the synthetic corpus: an audit running `size`
      alone (loading and parsing, which every check shares) against `size`, `diversity` and
-     `language` together, each run twice and the faster kept.
+     `language` together, each run twice and the faster kept;
+  5. the same in CPU seconds, with one worker (every pass in this process, timed with
+     process_time, which other processes on a shared machine disturb far less than wall
+     time): two cores can at best halve it.
 
 Usage:
   python benchmarks/bench_diversity_language.py --records 100000          # makes the corpus (slow, once)
@@ -110,6 +113,19 @@ def corpus(path: Path) -> None:
         print(f"  {name}: {check.duration_s:.1f} s in the report; {check.summary}")
 
 
+def cpu_seconds(path: Path, only: list[str]) -> float:
+    started = time.process_time()
+    fineaudit.audit(str(path), only=only, config={"workers": 1})
+    return time.process_time() - started
+
+
+def corpus_cpu(path: Path) -> None:
+    base = cpu_seconds(path, ["size"])
+    both = cpu_seconds(path, ["size", "diversity", "language"])
+    print(f"one worker: size only {base:.1f} CPU s; with diversity and language {both:.1f} CPU s; "
+          f"added {both - base:.1f} CPU s (/2 cores = {(both - base) / 2:.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
@@ -119,7 +135,9 @@ def main() -> None:
     if not args.skip_real:
         with tempfile.TemporaryDirectory() as folder:
             real(Path(folder))
-    corpus(Path(args.corpus) if args.corpus else chat_corpus(args.records))
+    path = Path(args.corpus) if args.corpus else chat_corpus(args.records)
+    corpus(path)
+    corpus_cpu(path)
 
 
 if __name__ == "__main__":

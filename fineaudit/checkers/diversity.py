@@ -322,10 +322,12 @@ class DiversityChecker(Checker):
                        f.records[:20], field="prompt", source=source)
 
     @staticmethod
-    def _vendi(sample: list[Record], p: DiversityParams, ctx: AuditContext) -> tuple[float, str]:
+    def _vendi(sample: list[Record], p: DiversityParams, ctx: AuditContext) -> tuple[float | None, str]:
         from fineaudit.embeddings import DEFAULT_MODEL, EmbeddingCache, choose_embedder, default_cache_dir, embed
 
         choice = choose_embedder(DEFAULT_MODEL)
+        if choice.note:  # no sentence model here: a lexical Vendi score would not compare with others
+            return None, choice.note
         cache = EmbeddingCache(default_cache_dir(ctx.cache_dir))  # drift's cache: the same prompts cost nothing
         try:
             texts = [prompt_of(r.prompt, r.text) for r in sample[: p.vendi_sample]]

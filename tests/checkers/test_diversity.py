@@ -147,3 +147,13 @@ def test_lines_most_prompts_repeat_are_left_out_of_skeletons(tmp_path: Path) -> 
     records = [chat(tool + v, "Sure.") for v in VARIED]
     result = diversity_of(write_jsonl(tmp_path / "d.jsonl", records))
     assert result.metrics["templated_fraction"] == 0.0 and result.metrics["shared_lines"] == 2
+
+
+@pytest.mark.slow
+def test_vendi_score_with_drifts_model(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    varied = diversity_of(write_jsonl(tmp_path / "v.jsonl", [chat(v, "ok") for v in VARIED]),
+                          settings=["diversity.vendi=true"])
+    same = diversity_of(write_jsonl(tmp_path / "s.jsonl", [chat(templated(i), "ok") for i in range(12)]),
+                        settings=["diversity.vendi=true"])
+    assert 1.0 <= same.metrics["vendi_score"] < varied.metrics["vendi_score"] <= 12.0
