@@ -187,13 +187,13 @@ class RecordAudit:
         call_turn = -1
         for i, m in enumerate(msgs):
             if m.role == "assistant":
-                self._unanswered(pending)
-                calls = calls_of(m)
-                if calls:
-                    pending, call_turn = self._turn(m, calls, seen), i
+                if pending:
+                    self._unanswered(pending)
+                if m.tool_calls or m.speaker == "function_call":
+                    pending, call_turn = self._turn(m, calls_of(m), seen), i
             elif m.role in ("tool", "function"):
                 self._result(m, pending)
-        if call_turn < len(msgs) - 1:  # a call that ends the conversation is what is trained
+        if pending and call_turn < len(msgs) - 1:  # a call that ends the conversation is what is trained
             self._unanswered(pending)
 
     def _unanswered(self, pending: list[tuple[str | None, str]]) -> None:
