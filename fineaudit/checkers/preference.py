@@ -5,16 +5,18 @@ import json
 import math
 import re
 import string
+import unicodedata
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
+import xxhash
 
 from fineaudit import formats
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
-from fineaudit.normalize import Normalization, key_of_normalized, normalize_text
+from fineaudit.normalize import Normalization, normalize_text
 from fineaudit.side_tells import Tell, find_tells
 
 LISTED = 1000  # records listed per finding code; the counts stay exact
@@ -27,7 +29,7 @@ SCORE_KEYS = (("score_chosen", "score_rejected"), ("chosen_score", "rejected_sco
               ("chosen_reward", "rejected_reward"), ("reward_chosen", "reward_rejected"))
 # TRL (KTOConfig): desirable_weight * desirable : undesirable_weight * undesirable in [1, 4/3]
 KTO_RATIO = (1.0, 4 / 3)
-PUNCTUATION = str.maketrans({c: " " for c in string.punctuation})
+PUNCTUATION = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 EXACT = Normalization(casefold=False)  # NFKC and spacing only
 TRANSCRIPT = re.compile(r"\n\s*(?:Human|Assistant):")
 
@@ -128,6 +130,7 @@ class Tally:
     pairs: int = 0
     compared: int = 0  # pairs with both sides non-empty (length comparisons)
     chosen_longer: int = 0
+    equal_length: int = 0
     ratios: list[float] = field(default_factory=list)  # chosen words / rejected words
     hist_a: list[int] = field(default_factory=lambda: [0] * len(HIST_EDGES))
     hist_b: list[int] = field(default_factory=lambda: [0] * len(HIST_EDGES))
@@ -144,7 +147,7 @@ class Tally:
     def merge(self, other: Tally) -> Tally:
         for code, flags in other.flags.items():
             self.flags[code].merge(flags)
-        for name in ("pairs", "compared", "chosen_longer", "scored", "desirable", "undesirable"):
+        for name in ("pairs", "compared", "chosen_longer", "equal_length", "scored", "desirable", "undesirable"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("ratios", "words_a", "words_b", "keys", "orient", "key_index"):
             getattr(self, name).extend(getattr(other, name))
@@ -168,7 +171,7 @@ def hist_bin(words: int) -> int:
     return 0 if words <= 0 else min(words.bit_length(), len(HIST_EDGES) - 1)
 
 
-def shingles(words: list[str], n: int) -> set[Hashable]:
+def shingles(words: list[bytes], n: int) -> set[Hashable]:
     """Word n-grams (words: normalized text with ASCII punctuation made spaces, split)."""
     if n == 1:
         return set(words)
@@ -190,8 +193,8 @@ def last_prompt_turn(pair: formats.Pair) -> str:
     return text
 
 
-def _key(*parts: str) -> int:
-    return key_of_normalized("\x1f".join(parts))
+def _key(*parts: bytes) -> int:
+    return xxhash.xxh3_64_intdigest(b"\x1f".join(parts))
 
 
 class Row(NamedTuple):
@@ -206,10 +209,10 @@ class Row(NamedTuple):
     turns: int
 
 
-# keys that make a record worth parsing: an implicit prompt has none of the first three, and
-# scores carry one of the last three words (substring tests cost far less than json.loads)
-EXPLICIT_KEYS = ('"prompt"', '"conversations"', '"input"')
-SCORE_WORDS = tuple(f'{key}"' for pair in SCORE_KEYS for key in pair)
+# keys that make a record worth parsing: an implicit prompt has none of the first, and scores
+# carry one of the second (one regex scan each costs far less than json.loads)
+EXPLICIT_KEY = re.compile(r'"(?:prompt|conversations|input)"\s*:')
+SCORE_KEY = re.compile("|".join(f'"{key}"' for pair in SCORE_KEYS for key in pair))
 
 
 def tally_batch(s: Settings, batch: RecordBatch) -> Tally:
@@ -221,26 +224,45 @@ def tally_batch(s: Settings, batch: RecordBatch) -> Tally:
         if s.layout == "kto":
             _tally_kto(s, tally, row, formats.mapped(json.loads(row.raw), s.options))
         else:
-            _tally_pair(s, tally, row, _pair_record(s, row))
+            _tally_pair(s, tally, row)
     return tally
 
 
-def _pair_record(s: Settings, row: Row) -> Any:
-    """The parsed record when the views do not say all (multi-turn prompts, implicit prompts,
-    scores, mapped columns); None otherwise. Parsing every record took a third of the check."""
+def _needs_parsing(s: Settings, row: Row) -> bool:
+    """Whether the views leave something out: an implicit prompt (divergence), scores, mapped
+    columns. Parsing every record took a third of the check."""
     raw = row.raw
-    if s.options.fields or row.turns > 2 or not any(k in raw for k in EXPLICIT_KEYS) \
-            or any(w in raw for w in SCORE_WORDS):
-        return formats.mapped(json.loads(raw), s.options)
-    return None
+    return bool(s.options.fields) or not EXPLICIT_KEY.search(raw) or SCORE_KEY.search(raw) is not None
 
 
-def _tally_pair(s: Settings, tally: Tally, rec: Row, obj: Any) -> None:
+def _parsed_pair(s: Settings, row: Row) -> tuple[Any, formats.Pair]:
+    obj = formats.mapped(json.loads(row.raw), s.options)
+    if not isinstance(obj, dict):
+        return obj, formats.Pair([], [], [])
+    found = formats.variant_of(obj)
+    return obj, formats.preference_pair(obj, found[1] if found and found[0] == "preference" else "explicit")
+
+
+class Words(NamedTuple):
+    """One answer as this check compares it."""
+
+    folded: bytes  # NFKC (non-ASCII only), casefolded, UTF-8
+    words: list[bytes]  # folded with ASCII punctuation made spaces, split: \\w+ runs on ASCII
+    length: int  # whitespace-separated words (the length measure)
+
+
+def words_of(text: str) -> Words:
+    """bytes.translate and bytes.split: 5-10x str.translate with a dict table on long answers."""
+    base = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    folded = base.casefold().encode("utf-8", "surrogatepass")
+    return Words(folded, folded.translate(PUNCTUATION).split(), len(folded.split()))
+
+
+def _tally_pair(s: Settings, tally: Tally, rec: Row) -> None:
     tally.pairs += 1
     pair = None
-    if isinstance(obj, dict):
-        found = formats.variant_of(obj)
-        pair = formats.preference_pair(obj, found[1] if found and found[0] == "preference" else "explicit")
+    if _needs_parsing(s, rec):
+        obj, pair = _parsed_pair(s, rec)
         if pair.diverged:
             tally.flags["implicit_prompt"].add(rec.idx, rec.line)
         _tally_scores(tally, rec, obj)
@@ -248,28 +270,27 @@ def _tally_pair(s: Settings, tally: Tally, rec: Row, obj: Any) -> None:
     empty = [side for side, text in (("chosen", chosen), ("rejected", rejected)) if not text.strip()]
     if empty:
         tally.flags["empty_side"].add(rec.idx, rec.line, " and ".join(empty))
-    norm_c, norm_r = normalize_text(chosen), normalize_text(rejected)
-    tally.keys.append(_key(rec.prompt, min(norm_c, norm_r), max(norm_c, norm_r)))
-    tally.orient.append(int(norm_c <= norm_r))
+    c, r = words_of(chosen), words_of(rejected)
+    side_c, side_r = b" ".join(c.words), b" ".join(r.words)
+    tally.keys.append(_key(rec.prompt.encode("utf-8", "surrogatepass"), min(side_c, side_r), max(side_c, side_r)))
+    tally.orient.append(int(side_c <= side_r))
     tally.key_index.append(rec.idx)
-    prompt_turn = (last_prompt_turn(pair) if pair else "") or rec.prompt
-    _tally_prompt_repeat(s, tally, rec, prompt_turn, (("chosen", chosen), ("rejected", rejected)))
+    _tally_prompt_repeat(s, tally, rec, pair, (("chosen", chosen), ("rejected", rejected)))
     if empty:
         return
-    # words as \\w+ runs would give them on ASCII, at a fraction of a regex's cost
-    words_c, words_r = norm_c.translate(PUNCTUATION).split(), norm_r.translate(PUNCTUATION).split()
-    if norm_c == norm_r:
+    if c.words == r.words and normalize_text(chosen) == normalize_text(rejected):  # words equal: rare
         tally.flags["identical_pair"].add(rec.idx, rec.line)
-    else:
-        similarity = jaccard(shingles(words_c, s.ngram), shingles(words_r, s.ngram))
+    elif min(c.length, r.length) >= max(c.length, r.length) / 2:  # a side twice as long is not near
+        similarity = jaccard(shingles(c.words, s.ngram), shingles(r.words, s.ngram))
         if similarity >= s.near_threshold:
             tally.flags["near_identical_pair"].add(rec.idx, rec.line, f"{similarity:.3f}")
-    _tally_lengths(tally, norm_c.count(" ") + 1, norm_r.count(" ") + 1)  # whitespace-separated words
+    _tally_lengths(tally, c.length, r.length)
 
 
 def _tally_lengths(tally: Tally, words_c: int, words_r: int) -> None:
     tally.compared += 1
     tally.chosen_longer += words_c > words_r
+    tally.equal_length += words_c == words_r
     tally.ratios.append(words_c / words_r if words_r else math.inf)
     tally.words_a.append(words_c)
     tally.words_b.append(words_r)
@@ -277,17 +298,24 @@ def _tally_lengths(tally: Tally, words_c: int, words_r: int) -> None:
     tally.hist_b[hist_bin(words_r)] += 1
 
 
-def _tally_prompt_repeat(s: Settings, tally: Tally, rec: Row, prompt: str,
+def _tally_prompt_repeat(s: Settings, tally: Tally, rec: Row, pair: formats.Pair | None,
                          sides: Sequence[tuple[str, str]]) -> None:
-    """A side that carries a transcript marker, or starts with the prompt it answers."""
+    """A side that carries a transcript marker, or starts with the prompt it answers (the last
+    user turn; read from the record only when the answer's first word is in the prompt view)."""
     # case kept: a template bug repeats the prompt as written, while an answer that opens with
     # the question as a Title Case heading (dpo_en_demo record 139) is a style, not a defect
-    first = prompt.split(None, 1)[:1]
     for side, text in sides:
         marker = TRANSCRIPT.search(text)
         if marker:
             tally.flags["prompt_in_response"].add(rec.idx, rec.line, f"{side} carries {marker.group().strip()!r}")
-        elif first and text.lstrip().startswith(first[0]) and _repeats(prompt, text, s.min_prompt_words):
+            continue
+        first = text.split(None, 1)[:1]
+        if not first or first[0] not in rec.prompt:
+            continue
+        if pair is None and rec.turns > 2:  # multi-turn: the views join every user turn
+            pair = _parsed_pair(s, rec)[1]
+        prompt = (last_prompt_turn(pair) if pair else "") or rec.prompt
+        if prompt.lstrip().startswith(first[0]) and _repeats(prompt, text, s.min_prompt_words):
             tally.flags["prompt_in_response"].add(rec.idx, rec.line, f"{side} starts by repeating the prompt")
 
 
@@ -326,17 +354,15 @@ def _tally_kto(s: Settings, tally: Tally, rec: Row, obj: Any) -> None:
     answer = rec.response
     if not answer.strip():
         tally.flags["empty_side"].add(rec.idx, rec.line, "desirable" if desirable else "undesirable")
-    norm = normalize_text(answer)
-    tally.keys.append(_key(rec.prompt, norm, ""))
+    answer_words = words_of(answer)
+    tally.keys.append(_key(rec.prompt.encode("utf-8", "surrogatepass"), b" ".join(answer_words.words)))
     tally.orient.append(int(desirable))
     tally.key_index.append(rec.idx)
-    words = len(answer.split())
-    (tally.words_a if desirable else tally.words_b).append(words)
-    (tally.hist_a if desirable else tally.hist_b)[hist_bin(words)] += 1
+    (tally.words_a if desirable else tally.words_b).append(answer_words.length)
+    (tally.hist_a if desirable else tally.hist_b)[hist_bin(answer_words.length)] += 1
     pair = formats.Pair(formats.message_list(obj.get("prompt"), "prompt") if "prompt" in obj else
                         formats.chat_messages(obj), [], [])
-    _tally_prompt_repeat(s, tally, rec, last_prompt_turn(pair) or rec.prompt,
-                         (("desirable" if desirable else "undesirable", answer),))
+    _tally_prompt_repeat(s, tally, rec, pair, (("desirable" if desirable else "undesirable", answer),))
 
 
 def contradictions(tally: Tally) -> list[list[int]]:
@@ -520,10 +546,11 @@ class PreferenceChecker(Checker):
     @staticmethod
     def _length_findings(tally: Tally, m: dict[str, Any], p: PreferenceParams, source: str) -> list[Finding]:
         low, high = m.get("chosen_longer_ci") or (0.0, 1.0)
-        if not tally.compared or p.min_longer_fraction <= high and low <= p.max_longer_fraction:
+        differing = tally.compared - tally.equal_length
+        if not differing or p.min_longer_fraction <= high and low <= p.max_longer_fraction:
             return []
-        message = (f"the chosen answer is longer (in words) in {m['chosen_longer_fraction']:.1%} of "
-                   f"{tally.compared} pairs (95% CI {low:.1%}-{high:.1%}, expected within "
+        message = (f"the chosen answer is longer (in words) in {tally.chosen_longer / differing:.1%} of the "
+                   f"{differing} pairs of different lengths (95% CI {low:.1%}-{high:.1%}, expected within "
                    f"{p.min_longer_fraction:.0%}-{p.max_longer_fraction:.0%}); median chosen/rejected length "
                    f"ratio {m['length_ratio']}: a model learns length as quality")
         return [Finding("preference.length_bias", message, source=source)]
@@ -560,7 +587,9 @@ class PreferenceChecker(Checker):
     def _metrics(tally: Tally, tells: Sequence[Tell], tested: int, sampled: int, kto: bool) -> dict[str, Any]:
         a, b = ("desirable", "undesirable") if kto else ("chosen", "rejected")
         share = tally.chosen_longer / tally.compared if tally.compared else None
-        ci = wilson_interval(tally.chosen_longer, tally.compared) if tally.compared else None
+        # the interval is over pairs whose lengths differ: equal lengths show no bias either way
+        differing = tally.compared - tally.equal_length
+        ci = wilson_interval(tally.chosen_longer, differing) if differing else None
         finite = [r for r in tally.ratios if math.isfinite(r)]
         ratio = median(tally.ratios) if tally.ratios else None
         metrics: dict[str, Any] = {
@@ -570,6 +599,7 @@ class PreferenceChecker(Checker):
             "empty_sides": tally.flags["empty_side"].count,
             "chosen_longer_fraction": round(share, 4) if share is not None else None,
             "chosen_longer_ci": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
+            "equal_length_pairs": tally.equal_length,
             "length_ratio": round(ratio, 4) if ratio is not None and math.isfinite(ratio) else
             (round(max(finite), 4) if finite else None),
             f"median_words_{a}": median(tally.words_a), f"median_words_{b}": median(tally.words_b),
@@ -588,7 +618,8 @@ class PreferenceChecker(Checker):
         }
         if kto:
             weights = kto_weights(tally.desirable, tally.undesirable)
-            metrics.update({"desirable": tally.desirable, "undesirable": tally.undesirable,
+            metrics.update({"answers": tally.desirable + tally.undesirable,  # KTO has answers, not pairs
+                            "desirable": tally.desirable, "undesirable": tally.undesirable,
                             "desirable_fraction": round(tally.desirable / max(tally.desirable + tally.undesirable, 1), 4),
                             "kto_ratio_in_range": weights["in_range"], "suggested_weights": weights})
         return metrics

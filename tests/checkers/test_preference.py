@@ -135,7 +135,7 @@ def test_bad_settings_are_refused(values: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("k, n, low, high", [(0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634),
-                                             (128, 300, 0.3720, 0.4832), (10, 10, 0.7225, 1.0)])
+                                             (128, 297, 0.3759, 0.4878), (10, 10, 0.7225, 1.0)])
 def test_wilson_interval(k: int, n: int, low: float, high: float) -> None:
     got = wilson_interval(k, n)
     assert got == pytest.approx((low, high), abs=1e-4)
@@ -321,3 +321,25 @@ def test_vectorized_statistics_match_the_plain_ones(seed: int) -> None:
     a, b = rng.integers(0, 100, 40), rng.integers(0, 100, 40)
     assert p_values(a, 100, b, 100).tolist() == pytest.approx(
         [two_proportion_p(int(x), 100, int(y), 100) for x, y in zip(a, b)])
+
+
+def test_hh_transcripts_that_diverge_early() -> None:
+    def hh(*turns: str) -> str:
+        return "".join(f"\n\n{'Human' if i % 2 == 0 else 'Assistant'}: {t}" for i, t in enumerate(turns))
+
+    records = [{"chosen": hh(f"Question {i} about tides?", answer(i, 20)),
+                "rejected": hh(f"Question {i} about tides?", answer(1000 + i, 20))} for i in range(30)]
+    records[5] = {"chosen": hh("Hi", "Hello!", "Bye", "Ciao"), "rejected": hh("Hi", "Go away.", "Bye", "Bye")}
+    result = preference_of(records)
+    assert codes(result) == {"preference.implicit_prompt", "preference.prompt_in_response"}
+    assert flagged(result, "implicit_prompt") == flagged(result, "prompt_in_response") == {5}
+    assert result.metrics["implicit_prompt_pairs"] == 1 and result.metrics["pairs"] == 30
+
+
+def test_kto_answer_labelled_both_ways_is_contradictory() -> None:
+    records = [{"prompt": f"Question {i}?", "completion": answer(i, 20), "label": i % 2 == 0} for i in range(40)]
+    records.append({**records[3], "label": True})
+    result = preference_of(records)
+    assert codes(result) == {"preference.contradictory_pairs"}
+    assert flagged(result, "contradictory_pairs") == {3, 40}
+    assert (result.metrics["answers"], result.metrics["desirable"], result.metrics["undesirable"]) == (41, 21, 20)
