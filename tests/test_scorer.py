@@ -35,3 +35,12 @@ def test_a_warning_that_fails_the_verdict_caps_the_score_too() -> None:
 ])
 def test_verdict(status: Status, blocking: bool, fail_on: str, expected: str) -> None:
     assert verdict([result(status, 0.0, blocking)], fail_on) == expected
+
+
+def test_the_worked_example_of_docs_reports_md() -> None:
+    # the flawed sample with eval and production: 7 passes, two warnings at 0.6, size warning
+    # at 0.716, format failing at 0.967, length and content failing at 0 -> 76, capped at 49
+    results = ([result(Status.PASS, 1.0)] * 7 + [result(Status.WARN, 0.6)] * 2 + [result(Status.WARN, 0.716)]
+               + [result(Status.FAIL, 0.967)] + [result(Status.FAIL, 0.0)] * 2)
+    assert readiness_score([*results[:-3], *(result(Status.FAIL, s, blocking=False) for s in (0.967, 0.0, 0.0))]) == 76.0
+    assert readiness_score(results) == 49.0
