@@ -5,21 +5,20 @@
 
 A new report format is one module with a `render(reports) -> str` function and one row in
 RENDERERS. The CLI, `Report.write_*` and the transformers callback all write through
-`write_report`, so every report file is written the same way: a temporary file beside the
-target (opened O_EXCL|O_NOFOLLOW, so a planted link or file is never followed or reused),
-fsync, then one rename; on any error the temporary file is removed and the target is untouched.
+`write_report`, which writes through `output_paths.write_atomically` like every other output: a
+temporary file beside the target (opened O_EXCL|O_NOFOLLOW, so a planted link or file is never
+followed or reused), fsync, then one rename; on any error the temporary file is removed and the
+target is untouched; a device or pipe (/dev/null, `>(jq .)`) is written in place.
 Renderers import `core`, never the reverse.
 """
 from __future__ import annotations
 
-import os
-import secrets
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from fineaudit.core import Report, register_report_writer
+from fineaudit.output_paths import emit, write_atomically
 
 
 class Renderer(NamedTuple):
@@ -78,45 +77,15 @@ def render_report(kind: str, reports: Sequence[Report]) -> str:
 def write_report(kind: str, reports: Sequence[Report], path: str | Path) -> None:
     """Render and write atomically to `path` (`-`: standard output)."""
     text = render_report(kind, reports)
-    if str(path) == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
-        return
-    atomic_write(path, text if text.endswith("\n") else text + "\n")
+    emit(str(path), text if text.endswith("\n") else text + "\n")  # a text file ends its last line
 
 
 def atomic_write(path: str | Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` whole or not at all; never through a link; no temp file left."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    # lone surrogates (from odd JSON escapes) cannot be encoded; they become U+FFFD, not an error
-    data = text.encode("utf-8", errors="replace")
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:  # KeyboardInterrupt and SIGTERM too: leave nothing behind
-        tmp.unlink(missing_ok=True)
-        raise
-    _sync_folder(target.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    # the rename is durable only once the folder itself is synced (POSIX; Windows has no such fd)
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write `text` (UTF-8) to `path` whole or not at all, through `output_paths.write_atomically`
+    (the one writer of every output: temp file beside it, O_EXCL|O_NOFOLLOW, fsync, rename; a
+    device or pipe written in place); a failure is a FineauditError naming the path."""
+    # lone surrogates (from odd JSON escapes) cannot be encoded; they become '?', not an error
+    write_atomically(path, text.encode("utf-8", errors="replace"))
 
 
 __all__ = ["RENDERERS", "Renderer", "render_report", "write_report", "atomic_write"]

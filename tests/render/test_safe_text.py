@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fineaudit.core import DatasetInfo, Report
+from fineaudit.core import DatasetInfo, FineauditError, Report
 from fineaudit.render import RENDERERS, atomic_write, render_report, write_report
 from fineaudit.render.safe_text import (annotation_message, annotation_property, code_span, markdown, plural,
                                         terminal, xml)
@@ -125,9 +125,14 @@ def test_failed_write_leaves_no_temporary_file_and_the_old_report(tmp_path: Path
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(FineauditError, match="No space left"):
         atomic_write(target, "new")
     assert target.read_text(encoding="utf-8") == "old" and [p.name for p in tmp_path.iterdir()] == ["r.md"]
+
+
+def test_a_device_is_written_in_place_not_replaced(tmp_path: Path) -> None:
+    write_report("json", [tiny_report()], "/dev/null")
+    assert Path("/dev/null").is_char_device()
 
 
 def test_dash_is_stdout(capsys: pytest.CaptureFixture[str]) -> None:
