@@ -2,9 +2,10 @@
 """Benchmark the preference check: time on 100,000 pairs, and recall/precision of planted pairs.
 
 The corpus is made from the 300 real pairs of LLaMA-Factory's dpo_en_demo.json (a copy sits in
-tests/data/llama_factory/): pair k takes the prompt of one real pair and the chosen and rejected
-answers of two others, each opened by a sentence unique to the record, so lengths and wording
-follow real answers while no two records are alike. A seeded 1% of records each get an identical
+tests/data/llama_factory/): pair k takes the prompt of one real pair (of the 299 whose last
+prompt has 3 words or more) and the chosen and rejected answers of two others, each opened by
+a sentence unique to the record, so lengths and wording follow real answers while no two
+records are alike. A seeded 1% of records each get an identical
 pair (the chosen text, upper-cased), a near-identical pair (one word of a 40+ word answer
 changed), a prompt repeated at the start of one side, and (the next record) the previous pair
 swapped, a contradiction; ShareGPT preference JSON Lines, as LLaMA-Factory writes them.
@@ -40,7 +41,8 @@ def turn(value: str) -> dict[str, str]:
 
 def make_pairs(n: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, set[int]]]:
     rng = random.Random(seed)
-    demo = json.loads(DEMO.read_text("utf-8"))
+    # prompts under min_prompt_words (3) are not looked for in answers: one of 300 ("more verses")
+    demo = [r for r in json.loads(DEMO.read_text("utf-8")) if len(r["conversations"][-1]["value"].split()) >= 3]
     records: list[dict[str, Any]] = []
     truth: dict[str, set[int]] = {code: set() for code in PLANTED}
     for k in range(n):

@@ -20,7 +20,6 @@ from fineaudit.normalize import Normalization, normalize_text
 from fineaudit.side_tells import Tell, find_tells
 
 LISTED = 1000  # records listed per finding code; the counts stay exact
-EXCERPT = 60
 # length histogram bins (words): 0, 1, 2-3, 4-7, ... 4096+; fixed edges so tallies add up
 HIST_EDGES = [0] + [2 ** k for k in range(13)]
 # score columns of preference sets (UltraFeedback, HelpSteer, Nectar...): (chosen key, rejected key)
@@ -187,9 +186,12 @@ def jaccard(a: set[Hashable], b: set[Hashable]) -> float:
 
 def last_prompt_turn(pair: formats.Pair) -> str:
     """The user turn the answers reply to (the last one); in a transcript, its last Human turn."""
-    text = next((formats.as_text(m.content) for m in reversed(pair.prompt) if m.role == "user"), "")
-    if "Human:" in text:
-        text = text.rsplit("Human:", 1)[1].split("\n\nAssistant:", 1)[0]
+    turn = next((m for m in reversed(pair.prompt) if m.role == "user"), None)
+    if turn is None:
+        return ""
+    text = formats.as_text(turn.content)
+    if turn.content_key == "" and "\n\nHuman:" in text:  # an HH transcript's shared beginning
+        text = text.rsplit("\n\nHuman:", 1)[1].split("\n\nAssistant:", 1)[0]
     return text
 
 
@@ -421,11 +423,6 @@ def median(values: Sequence[float]) -> float | None:
 
 
 # --------------------------------------------------------------------------- the check
-
-
-def excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= EXCERPT else flat[:EXCERPT] + "..."
 
 
 MESSAGES = {
