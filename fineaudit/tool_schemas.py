@@ -19,6 +19,7 @@ paths keep it off the common case, and never let through what it would reject:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,13 +104,17 @@ class ArgumentsValidator:
         try:
             error = best_match(self.slow.iter_errors(arguments))
         except Unresolvable as exc:  # a $ref that points nowhere
-            return "tool_calls.tool_schema_invalid", "", f"the tool's parameters schema has an unresolvable $ref ({exc})"
+            return "tool_calls.tool_schema_invalid", "", f"its parameters have an unresolvable $ref ({excerpt(str(exc), 100)})"
+        except re.error as exc:  # the meta-schema does not assert `pattern` is a regular expression
+            return "tool_calls.tool_schema_invalid", "", f"its parameters have a bad pattern ({excerpt(str(exc), 100)})"
         if error is None:
             return None
         return "tool_calls.arguments_schema", _path(error.absolute_path), excerpt(error.message, 160)
 
 
-_DRAFT7_META = fastjsonschema.compile(Draft7Validator.META_SCHEMA)
+# use_default=False: with defaults on, fastjsonschema writes the meta-schema's defaults
+# (`items: true`, `patternProperties: {}` ...) into the schema it checks
+_DRAFT7_META = fastjsonschema.compile(Draft7Validator.META_SCHEMA, use_default=False)
 
 
 def _draft7_compatible(schema: dict[str, Any], text: str) -> bool:
@@ -138,6 +143,8 @@ def _schema_error(cls: Any, schema: dict[str, Any], draft7: bool) -> str | None:
 def _compile_parameters(text: str) -> ArgumentsValidator | str:
     """The validator of one `parameters` schema (as JSON text), or why it is not a valid schema."""
     schema = json.loads(text)
+    if not isinstance(schema.get("$schema", ""), str):
+        return "not a valid JSON Schema: $schema should be a URI"
     cls = validator_for(schema, default=Draft202012Validator)
     draft7 = _draft7_compatible(schema, text)
     error = _schema_error(cls, schema, draft7)

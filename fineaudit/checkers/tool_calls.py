@@ -157,10 +157,11 @@ class RecordAudit:
         self.out = Outcome()
         self.rules, self.pattern = rules, _pattern(rules.id_pattern)
         self.convs = conversations(obj, layout) if walk else []
-        self.tools, self.judge_names = EMPTY, False
+        self.tools, self.judge_names, self.tools_at = EMPTY, False, ""
         declared = declared_tools(obj)
         if declared is not None and declared[0] not in (None, ""):
             value, at = declared
+            self.tools_at = at
             # OpenAI's list wants {"type": "function", "function": {...}}; LLaMA-Factory's JSON
             # string (and any ShareGPT record) lists {name, parameters} as they are
             sharegpt = isinstance(value, str) or self._sharegpt(obj)
@@ -277,8 +278,10 @@ class RecordAudit:
         problem = tool.validate(parsed)
         if problem is not None:
             code, inner, message = problem
-            where = c.args_path + inner if code == "tool_calls.arguments_schema" else f"{self.tools.tools[c.name].path}"
-            self.out.add(code, where, f"{excerpt(c.name)}: arguments{inner}: {message}", c.path)
+            if code == "tool_calls.arguments_schema":
+                self.out.add(code, c.args_path + inner, f"{excerpt(c.name)}: arguments{inner}: {message}", c.path)
+            else:  # the schema fails only when used (a $ref to nowhere): the declaration's finding
+                self.out.add(code, f"{self.tools_at}{tool.path}.parameters", f"{excerpt(c.name)}: {message}")
 
     def _arguments(self, c: Call) -> dict[str, Any] | None:
         """The arguments as an object, or None after naming why they are not one."""

@@ -98,6 +98,12 @@ ARGS0 = f"{CALL0}.function.arguments"
      {("tool_schema_invalid", "tools[0].function.parameters")}),
     (sharegpt(gpt(), tools=json.dumps([{"name": "f", "parameters": {"type": "object", "required": "city"}}])),
      {("tool_schema_invalid", "tools[0].parameters")}),
+    (openai(asks(call(args='{"city": 7}')), tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"$ref": "#/$defs/city"}}}}}]),
+     {("tool_schema_invalid", "tools[0].function.parameters")}),  # a $ref to nowhere shows when used
+    (openai(says(), tools=[{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"code": {"type": "string", "pattern": "[A-"}}}}}]),
+     {("tool_schema_invalid", "tools[0].function.parameters")}),
     # calls
     (openai(asks({"id": "call_1", "type": "function"}), result(), says()), {("malformed_call", f"{CALL0}.function")}),
     (openai(asks({"id": "call_1", "function": {"arguments": "{}"}})), {("malformed_call", f"{CALL0}.function.name")}),
@@ -159,6 +165,25 @@ def test_a_call_in_a_shared_prompt_is_counted_once() -> None:
     record.update(chosen=gpt(), rejected=gpt("I cannot tell."))
     out = audit_record(record, "preference", Rules())
     assert len(out.calls) == 1 and list(out.problems) == [("tool_calls.arguments_schema", "conversations[1].value.arguments.city")]
+
+
+def test_schemas_are_judged_as_written_on_every_path() -> None:
+    """The fast paths (Draft 7 meta-schema, a schema's own fastjsonschema function after
+    FAST_AFTER uses) must neither change the schema nor the verdict and its message."""
+    from fineaudit.tool_schemas import FAST_AFTER
+
+    closed = {**WEATHER_PARAMS, "additionalProperties": False, "properties": {**WEATHER_PARAMS["properties"],
+                                                                             "when": {"type": "string", "format": "date"}}}
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": closed}}]
+    before = copy.deepcopy(tools)
+    for _ in range(FAST_AFTER + 2):
+        out = audit_record(openai(asks(call(args='{"city": "Paris", "mood": "sunny"}')), tools=tools), "chat", Rules())
+        assert list(out.problems.values()) == ["get_weather: arguments: Additional properties are not allowed "
+                                               "('mood' was unexpected)"]
+        assert problems(openai(asks(call(args='{"city": "Paris", "days": 1.0, "when": "soon"}')), tools=tools)) == set()
+        assert problems(openai(asks(call(args='{"city": "Paris", "days": true}')), tools=tools)) == {
+            ("arguments_schema", f"{ARGS0}.days")}
+    assert tools == before
 
 
 def test_each_declaration_is_compiled_once() -> None:
