@@ -273,7 +273,7 @@ def _tally_pair(s: Settings, tally: Tally, rec: Row) -> None:
     if empty:
         tally.flags["empty_side"].add(rec.idx, rec.line, " and ".join(empty))
     c, r = words_of(chosen), words_of(rejected)
-    side_c, side_r = b" ".join(c.words), b" ".join(r.words)
+    side_c, side_r = c.folded, r.folded
     tally.keys.append(_key(rec.prompt.encode("utf-8", "surrogatepass"), min(side_c, side_r), max(side_c, side_r)))
     tally.orient.append(int(side_c <= side_r))
     tally.key_index.append(rec.idx)
@@ -357,7 +357,7 @@ def _tally_kto(s: Settings, tally: Tally, rec: Row, obj: Any) -> None:
     if not answer.strip():
         tally.flags["empty_side"].add(rec.idx, rec.line, "desirable" if desirable else "undesirable")
     answer_words = words_of(answer)
-    tally.keys.append(_key(rec.prompt.encode("utf-8", "surrogatepass"), b" ".join(answer_words.words)))
+    tally.keys.append(_key(rec.prompt.encode("utf-8", "surrogatepass"), answer_words.folded))
     tally.orient.append(int(desirable))
     tally.key_index.append(rec.idx)
     (tally.words_a if desirable else tally.words_b).append(answer_words.length)
