@@ -59,14 +59,19 @@ def cli() -> None:
 @click.option("--no-progress", is_flag=True, help="no progress bars")
 @click.option("--no-cache", is_flag=True,
               help=f"audit again even when a cached result matches (cache: ${CACHE_ENV} or ./{CACHE_DIRNAME})")
+@click.option("--split", help="Hub datasets (org/name): audit this split alone (default: train, test as eval)")
+@click.option("--config-name", help="Hub datasets (org/name): the dataset's configuration (subset)")
+@click.option("--revision", help="Hub datasets (org/name): a branch, tag or commit")
 def audit_command(data: Sequence[str], fmt: str | None, production: str | None, eval_path: str | None,
                   config_path: str | None, only: str | None, skip: str | None, settings: Sequence[str],
                   json_out: str | None, html_out: str | None, markdown_out: str | None,
                   junit_out: str | None, max_findings: int | None, fail_on: str | None, engine: str,
                   scheduler: str | None, quiet: bool, no_progress: bool, no_cache: bool,
-                  field_map: Sequence[str] = ()) -> None:
+                  field_map: Sequence[str] = (), split: str | None = None, config_name: str | None = None,
+                  revision: str | None = None) -> None:
     """Audit each DATA (file, quoted glob of shards, or folder); one report per DATA."""
     from fineaudit.audit import audit, resolve_config
+    from fineaudit.hub import is_hub_name
 
     outputs = (json_out, markdown_out, html_out, junit_out)
     if outputs.count("-") > 1:
@@ -85,13 +90,16 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     reports = []
     for path in data:
         selection: dict[str, Any] = {"only": _split_names(only), "skip": _split_names(skip)}
-        key = cache.key(path, config, eval=eval_path, production=production, **selection) if cache else ""
-        report = cache.get(key) if cache else None
+        hub: dict[str, Any] = {"split": split, "config_name": config_name, "revision": revision}
+        # a Hub name has no local bytes to key the cache by: always audited afresh
+        key = cache.key(path, config, eval=eval_path, production=production, **selection) \
+            if cache and not is_hub_name(path) else ""
+        report = cache.get(key) if cache and key else None
         cached = report is not None
         if report is None:
-            report = audit(path, production=production, eval=eval_path, config=config, **selection,
+            report = audit(path, production=production, eval=eval_path, config=config, **selection, **hub,
                            engine=engine, scheduler=scheduler, progress=not (quiet or no_progress))
-            _store(cache, key, report)
+            _store(cache if key else None, key, report)
         reports.append(report)
         _show(report, console, quiet, cached)
     _write_outputs(reports, json_out, html_out, markdown_out, junit_out)
@@ -129,14 +137,15 @@ def _annotate(reports: list[Report], to_stdout: bool) -> None:
 
 
 def _width() -> int | None:
-    return None if sys.stdout.isatty() else 120
+    from fineaudit.render.terminal import WIDTH
+
+    return None if sys.stdout.isatty() else WIDTH
 
 
 def _show(report: Report, console: Console, quiet: bool, cached: bool) -> None:
     from rich.text import Text
 
-    from fineaudit.render.finding_text import finding_line
-    from fineaudit.render.terminal import render_terminal, verdict_line
+    from fineaudit.render.terminal import quiet_lines, render_terminal
 
     if not quiet:
         render_terminal(report, console)
@@ -144,32 +153,17 @@ def _show(report: Report, console: Console, quiet: bool, cached: bool) -> None:
             console.print(Text("(cached result: the file, config and fineaudit are unchanged; "
                                "--no-cache audits again)", style="dim"))
         return
-    console.print(verdict_line(report).append(" (cached)" if cached else "", style="dim"))
-    for check in report.checks.values():  # quiet still says why, in one line per blocking check
-        if check.blocks_verdict(report.fail_on):
-            shown = next((f for f in check.findings if not f.message.startswith(check.summary)), None)  # not twice
-            first = f" — {finding_line(shown, 90, report.dataset)}" if shown else ""
-            console.print(Text(f"  {check.name}: {check.summary}{first}"), soft_wrap=True)
+    for line in quiet_lines(report, cached):  # quiet still says why, in one line per blocking check
+        console.print(line, soft_wrap=True)
 
 
 def _write_outputs(reports: list[Report], json_out: str | None, html_out: str | None,
                    markdown_out: str | None, junit_out: str | None) -> None:
-    if json_out:
-        from fineaudit.render.json_report import render_json
+    from fineaudit.render import write_report  # the renderer table and its one atomic write
 
-        _emit(json_out, render_json(reports))
-    if markdown_out:
-        from fineaudit.render.markdown import render_markdown
-
-        _emit(markdown_out, render_markdown(reports))
-    if html_out:
-        from fineaudit.render.html import render_html
-
-        _emit(html_out, render_html(reports))
-    if junit_out:
-        from fineaudit.render.junit import render_junit
-
-        _emit(junit_out, render_junit(reports))
+    for kind, target in (("json", json_out), ("markdown", markdown_out), ("html", html_out), ("junit", junit_out)):
+        if target:
+            write_report(kind, reports, target)
 
 
 _emit = emit  # every report, sample and config file goes through the one atomic writer
@@ -238,9 +232,21 @@ def dedup_command(data: str, out: str, fmt: str | None, config_path: str | None,
     check_writable(f"{out}.removed.jsonl")
     # the sidecar too: `dedup X.removed.jsonl --out X` would write its sidecar over its input
     refuse_inputs({"--out": out, "--out (its .removed.jsonl)": f"{out}.removed.jsonl"}, [data])
+    _refuse_compressed(data)
     summary = dedup_dataset(data, out, config=config)
     if not quiet:
         click.echo(summary)
+
+
+def _refuse_compressed(data: str) -> None:
+    """dedup copies lines byte for byte into a file of the input's format: not (yet) compressed."""
+    from fineaudit.loaders import compression_of, open_source
+
+    source = open_source(data, "data")
+    packed = next((f for f in source.files if compression_of(f)), None)
+    if packed is not None:
+        raise FineauditError(f"{packed}: dedup writes uncompressed files; decompress it first "
+                             f"(audit and sample read {compression_of(packed)} files as they are)")
 
 
 @cli.command("sample")
@@ -316,7 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> int:
-    click.echo(f"fineaudit: error: {' '.join(str(message).split())}", err=True)
+    from fineaudit.render.safe_text import one_line  # file names and keys from data: escaped, masked
+
+    click.echo(f"fineaudit: error: {one_line(message)}", err=True)
     return EXIT_ERROR
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import orjson
 
@@ -284,23 +284,23 @@ def split_dataset_dict(data: Any) -> tuple[Any, Any]:
 # --------------------------------------------------------------------------- files
 
 
-def open_binary(path: Path) -> io.BufferedIOBase:
+def open_binary(path: Path) -> BinaryIO:
     """The file's bytes, decompressed as they are read when its name ends in .gz/.bz2/.xz/.zst."""
     kind = compression_of(path)
     if kind is None:
         return open(path, "rb")
     if kind == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return cast(BinaryIO, gzip.open(path, "rb"))
     if kind == ".bz2":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
+        return cast(BinaryIO, bz2.open(path, "rb"))
     if kind == ".xz":
-        return lzma.open(path, "rb")  # type: ignore[return-value]
+        return cast(BinaryIO, lzma.open(path, "rb"))
     try:
         import zstandard
     except ImportError:
         raise InputError("reading .zst needs zstandard: pip install zstandard", str(path)) from None
     raw = open(path, "rb")
-    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))  # type: ignore[arg-type]
+    return cast(BinaryIO, io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)))
 
 
 def _stream_errors() -> tuple[type[BaseException], ...]:
@@ -446,7 +446,7 @@ def read_json_lines(path: Path, start: int = 0, end: int | None = None, line_off
             count.lines = number
 
 
-def _skip_line(fh: io.BufferedIOBase) -> int:
+def _skip_line(fh: BinaryIO) -> int:
     """Read past the rest of a line in 1 MiB pieces; the bytes skipped."""
     skipped = 0
     while chunk := fh.readline(1 << 20):

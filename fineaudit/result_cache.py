@@ -290,7 +290,8 @@ def config_fingerprint(config: Config) -> dict[str, Any]:
     data = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
             if f.name not in ("checks", "path")}
     data["checks"] = {name: {"enabled": s.enabled, "blocking": s.blocking,
-                             "params": dataclasses.asdict(s.params) if dataclasses.is_dataclass(s.params)
+                             "params": dataclasses.asdict(s.params)
+                             if dataclasses.is_dataclass(s.params) and not isinstance(s.params, type)
                              else repr(s.params)}
                       for name, s in sorted(config.checks.items())}
     return data

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -176,7 +176,7 @@ class DaskEngine:
                 blocks = plan_blocks([f.absolute() for f in source.files], self.block_bytes,
                                      self.max_record_bytes)
                 parts, sha = self._load_blocks(blocks, spec, folder, source)
-                rows = [None] * len(parts)
+                rows = [cast(Future, None)] * len(parts)  # Futures of in-memory rows only
         info = DatasetInfo(path=source.path, records=sum(p.records for p in parts), format=fmt_name or layout,
                            sha256=sha, shards=shards_of(source, blocks, [p.first_index for p in parts]))
         return DaskRecords(self, parts, rows, info, spec, folder)

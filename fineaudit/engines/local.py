@@ -59,7 +59,7 @@ def _without_main_script(start: Callable[[], T]) -> T:
     from stdin."""
     names = vars(sys.modules["__main__"])
     with _MAIN_LOCK:
-        saved = {k: names[k] for k in ("__file__", "__spec__") if k in names}
+        saved: dict[str, Any] = {k: names[k] for k in ("__file__", "__spec__") if k in names}
         names.pop("__file__", None)
         names["__spec__"] = None  # what get_preparation_data reads first
         try:
