@@ -14,6 +14,7 @@ from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, Dat
 from fineaudit.content_patterns import redact_secrets
 from fineaudit.engines import make_engine
 from fineaudit.formats import PROMPTS, ReadOptions, check_format_name, prompts_layout
+from fineaudit.hub import load_if_hub_name, named
 from fineaudit.loaders import Source, held_out_split_at, open_source, split_dataset_dict
 from fineaudit.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers, undeclared_codes
@@ -63,18 +64,21 @@ def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = N
           only: Iterable[str] | None = None, skip: Iterable[str] | None = None,
           settings: Iterable[str] = (), fail_on: str | None = None, max_findings: int | None = None,
           engine: str = "local", scheduler: str | None = None, client: Any = None,
-          progress: bool = False, fields: Mapping[str, str] | None = None) -> Report:
+          progress: bool = False, fields: Mapping[str, str] | None = None,
+          split: str | None = None, config_name: str | None = None, revision: str | None = None) -> Report:
     """Audit one dataset and return its Report (see the contract for what `data` may be);
-    `fields` maps layout roles to the data's columns (`{"label": "category"}`)."""
+    `fields` maps layout roles to the data's columns (`{"label": "category"}`). A Hub name
+    (`org/name`, no such local path) loads through `datasets` with `split`/`config_name`/`revision`."""
     cfg = resolve_config(config, settings, fail_on=fail_on, max_findings=max_findings,
                          format=None if format in (None, "auto") else check_format_name(format))
     if fields:
         ReadOptions.of(fields)  # unknown roles are a config error before any data is read
         cfg = replace(cfg, fields={**cfg.fields, **fields})
     names = select_checks(cfg, only, skip)
+    data, hub_name = load_if_hub_name(data, split=split, config_name=config_name, revision=revision)
     data, held_out = split_dataset_dict(data)
     eval = eval if eval is not None else (held_out if held_out is not None else held_out_split_at(data))
-    sources = {"train": open_source(data, "data"),
+    sources = {"train": named(open_source(data, "data"), hub_name),
                "eval": open_source(split_dataset_dict(eval)[0], "--eval") if eval is not None else None,
                "production": open_source(split_dataset_dict(production)[0], "--production")
                if production is not None else None}
@@ -140,7 +144,7 @@ def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sin
             result = CheckResult(name=name, status=Status.ERROR, score=0.0,
                                  summary=f"checker raised {type(exc).__name__}: {exc}")
     findings_total = max(result.findings_total, len(result.findings))
-    kept = tuple(replace(f, message=report_text(f.message))
+    kept = tuple(replace(f, message=report_text(f.message), detail=_redacted(f.detail))
                  for f in (result.findings if cfg.max_findings == 0 else result.findings[:cfg.max_findings]))
     return replace(result, name=name, blocking=settings.blocking, findings=tuple(kept),
                    summary=report_text(result.summary), metrics=_redacted(result.metrics),

@@ -6,6 +6,7 @@ dataclasses so that they pickle to worker processes and Dask workers unchanged.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -258,6 +259,9 @@ class Finding:
     line: int | None = None
     field: str | None = None
     source: str = "train"
+    # what a human report may show beside the message (not in the JSON report), e.g. the two
+    # texts of a duplicate pair: {"pair": [{"title": "line 13", "text": ...}, {...}]}
+    detail: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "records": list(self.records), "line": self.line,
