@@ -12,6 +12,12 @@ count; the peak RSS of that process and all its workers together is sampled with
 
   python benchmarks/bench_leakage.py --records 1000000
   python benchmarks/bench_leakage.py --records 100000 --planted 30
+  python benchmarks/bench_leakage.py --train big.jsonl         # any chat JSONL as training
+
+make_corpus at 1,000,000 records needs more than 6 GB and half an hour on a shared 2-core
+machine; the 1M figures in docs/eval_and_cost.md used the 100,000-record corpus ten times,
+copy c with every letter of every message rotated by c (distinct words, so distinct keys,
+with the corpus's shape).
 """
 from __future__ import annotations
 
@@ -115,8 +121,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--eval-records", type=int, default=1000)
     parser.add_argument("--planted", type=int, default=30, help="leaks of each kind")
+    parser.add_argument("--train", type=Path, help="a chat JSONL to use instead of generating a corpus")
     args = parser.parse_args()
-    train = chat_corpus(args.records)
+    train = args.train or chat_corpus(args.records)
+    if args.train:
+        with args.train.open(encoding="utf-8") as f:
+            args.records = sum(1 for _ in f)
     held = DEFAULT_CACHE / f"leakage-eval-{args.records}.jsonl"
     truth = build_eval(train, args.eval_records, args.planted, held)
     result, peak_mb = run_child(train, held)
