@@ -45,15 +45,15 @@ class Share:
 
     total: int = 0
     hits: int = 0
-    yes: list[int] = field(default_factory=list)
-    no: list[int] = field(default_factory=list)
+    yes: list[tuple[int, int | None]] = field(default_factory=list)  # (record, line) of the first few
+    no: list[tuple[int, int | None]] = field(default_factory=list)
 
-    def note(self, index: int, flag: bool) -> None:
+    def note(self, index: int, flag: bool, line: int | None = None) -> None:
         self.total += 1
         self.hits += flag
         side = self.yes if flag else self.no
         if len(side) < EXAMPLES:
-            side.append(index)
+            side.append((index, line))
 
     def add(self, other: Share) -> None:
         self.total += other.total
@@ -73,7 +73,8 @@ class FormatTally:
     invalid: int = 0
     unparsable: int = 0
     errors_by_kind: Counter[str] = field(default_factory=Counter)
-    field_sets: dict[tuple[str, ...], list[int]] = field(default_factory=dict)  # keys -> [count, first index...]
+    # keys -> [count, (index, line) of the first few records]
+    field_sets: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     styles: dict[str, Share] = field(default_factory=lambda: {k: Share() for k in STYLES})
     system_prompts: Counter[int] = field(default_factory=Counter)  # hash of the system prompt -> chats
@@ -95,7 +96,7 @@ class FormatTally:
 
 # --------------------------------------------------------------------------- style consistency
 
-STYLES = ("markdown", "no_final_punctuation", "template_marker", "no_system_prompt")
+STYLES: tuple[str, ...] = ("markdown", "no_final_punctuation", "template_marker", "no_system_prompt")
 # markdown that starts a line (heading, list item, table row), tried at line starts only:
 # one multiline pattern over the whole text costs ~0.2 ms per response
 _MARKDOWN_LINE = re.compile(r" {0,3}#{1,6} \S|\s*(?:[-*+]|\d{1,3}[.)]) +\S|\|.+\|\s*$")
@@ -113,16 +114,16 @@ def uses_markdown(text: str) -> bool:
     return any(_MARKDOWN_LINE.match(line) for line in text.split("\n"))
 
 
-def _note_style(tally: FormatTally, index: int, response: str, text: str, system: str | None,
-                layout: str) -> None:
+def _note_style(tally: FormatTally, index: int, line: int | None, response: str, text: str,
+                system: str | None, layout: str) -> None:
     body = response.rstrip()
     if body:
-        tally.styles["markdown"].note(index, uses_markdown(body))
-        tally.styles["no_final_punctuation"].note(index, body[-1] not in _FINAL)
+        tally.styles["markdown"].note(index, uses_markdown(body), line)
+        tally.styles["no_final_punctuation"].note(index, body[-1] not in _FINAL, line)
     marked = any(c in text for c in "<[#") and _TEMPLATE_MARKER.search(text) is not None
-    tally.styles["template_marker"].note(index, marked)
+    tally.styles["template_marker"].note(index, marked, line)
     if layout == "chat":
-        tally.styles["no_system_prompt"].note(index, not system)
+        tally.styles["no_system_prompt"].note(index, not system, line)
         if system:
             tally.system_prompts[xxhash.xxh3_64_intdigest(system.encode("utf-8"))] += 1
 
@@ -144,9 +145,9 @@ def tally_batch(layout: str, batch: RecordBatch) -> FormatTally:
         entry = tally.field_sets.setdefault(keys, [0])
         entry[0] += 1
         if len(entry) < 21:
-            entry.append(index)
+            entry.append((index, line))
         problems = decode_problems(batch.problems[i])  # judged once at load
-        _note_style(tally, index, batch.response[i], batch.text[i], batch.system[i], layout)
+        _note_style(tally, index, line, batch.response[i], batch.text[i], batch.system[i], layout)
         if not batch.valid[i]:
             tally.invalid += 1
         for code, where, message in problems:
@@ -254,7 +255,7 @@ class FormatChecker(Checker):
                                          f"missing {', '.join(missing)}" if missing else "") if s)
             out.append(Finding("format.inconsistent_fields",
                                f"{count} records have fields [{', '.join(keys)}] unlike the {ranked[0][1][0]} "
-                               f"with [{', '.join(ranked[0][0])}] ({diff})", tuple(examples)))
+                               f"with [{', '.join(ranked[0][0])}] ({diff})", *_members(examples)))
         return out
 
 
@@ -285,13 +286,18 @@ def _style_findings(tally: FormatTally, p: FormatParams) -> list[Finding]:
         if share.total and p.mix_low <= share.fraction <= p.mix_high:
             minority, side = (share.yes, what) if share.fraction <= 0.5 else (share.no, f"the others ({other})")
             out.append(Finding(code, f"{share.hits} of {share.total} {what} ({share.fraction:.0%}): "
-                               f"a mix; the minority is {side}", tuple(minority)))
+                               f"a mix; the minority is {side}", *_members(minority)))
     markers = tally.styles["template_marker"]
     if 0 < markers.hits < markers.total:  # every record with markers is a text format, not a leak
         out.append(Finding("format.template_marker", f"{markers.hits} of {markers.total} records carry "
                            "chat-template tokens or prompt headings: the trainer adds these, the data "
-                           "should not", tuple(markers.yes)))
+                           "should not", *_members(markers.yes)))
     return out
+
+
+def _members(examples: list[tuple[int, int | None]]) -> tuple[tuple[int, ...], int | None]:
+    """A group finding's records and the line of its first, the one a user opens first."""
+    return tuple(i for i, _ in examples), (examples[0][1] if examples else None)
 
 
 def _with_total(result: CheckResult, total: int) -> CheckResult:
