@@ -485,7 +485,7 @@ class PreferenceChecker(Checker):
         findings += self._contradiction_findings(contradictions(tally), kto, data.source)
         metrics = self._metrics(tally, search.tells, search.tested, sampled, kto)
         findings += self._length_findings(tally, metrics, p, data.source)
-        findings += [self._tell_finding(t, kto, sampled, data.source) for t in search.tells]
+        findings += [self._tell_finding(t, kto, search.tested, sampled, data.source) for t in search.tells]
         findings += self._kto_findings(tally, metrics, kto, data.source)
         findings += self._score_findings(tally, p, data.source)
         return self._result(findings, metrics, p, kto)
@@ -511,14 +511,14 @@ class PreferenceChecker(Checker):
         return search, len(records)
 
     @staticmethod
-    def _tell_finding(t: Tell, kto: bool, sampled: int, source: str) -> Finding:
+    def _tell_finding(t: Tell, kto: bool, tested: int, sampled: int, source: str) -> Finding:
         a, b = ("desirable", "undesirable") if kto else ("chosen", "rejected")
         more, less = (a, b) if t.favours_a else (b, a)
         share = {a: (t.share_a, t.count_a, t.n_a), b: (t.share_b, t.count_b, t.n_b)}
         where = {"opening": "open with", "closing": "close with", "phrase": "contain"}[t.kind]
         message = (f"{more} answers {where} {t.phrase!r} in {share[more][0]:.1%} ({share[more][1]}/{share[more][2]}) "
-                   f"vs {less} {share[less][0]:.1%} ({share[less][1]}/{share[less][2]}); p={t.p_value:.2g} "
-                   f"(Holm-corrected over the phrases tried; {sampled} records searched): "
+                   f"vs {less} {share[less][0]:.1%} ({share[less][1]}/{share[less][2]}); p={t.p_value:.2g}, significant "
+                   f"after Holm's correction for the {tested} phrases tried in {sampled} sampled records: "
                    "a model learns this phrase as a preference signal")
         return Finding("preference.side_tell", message, t.examples, field=more, source=source)
 
