@@ -17,7 +17,7 @@ import xxhash
 from fineaudit import formats
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
 from fineaudit.normalize import Normalization, normalize_text
-from fineaudit.side_tells import Tell, find_tells
+from fineaudit.side_tells import Tell, TellSearch, find_tells
 
 LISTED = 1000  # records listed per finding code; the counts stay exact
 # length histogram bins (words): 0, 1, 2-3, 4-7, ... 4096+; fixed edges so tallies add up
@@ -293,7 +293,7 @@ def _tally_lengths(tally: Tally, words_c: int, words_r: int) -> None:
     tally.compared += 1
     tally.chosen_longer += words_c > words_r
     tally.equal_length += words_c == words_r
-    tally.ratios.append(words_c / words_r if words_r else math.inf)
+    tally.ratios.append(words_c / max(words_r, 1))  # both sides are non-empty here
     tally.words_a.append(words_c)
     tally.words_b.append(words_r)
     tally.hist_a[hist_bin(words_c)] += 1
@@ -482,8 +482,10 @@ class PreferenceChecker(Checker):
         kto = ctx.format == "kto"
         search, sampled = self._side_tells(data, ctx, p, kto)
         findings = self._record_findings(tally, data.source)
-        findings += self._contradiction_findings(contradictions(tally), kto, data.source)
+        groups = contradictions(tally)
+        findings += self._contradiction_findings(groups, kto, data.source)
         metrics = self._metrics(tally, search.tells, search.tested, sampled, kto)
+        metrics["contradictory_pairs"] = len(groups)
         findings += self._length_findings(tally, metrics, p, data.source)
         findings += [self._tell_finding(t, kto, search.tested, sampled, data.source) for t in search.tells]
         findings += self._kto_findings(tally, metrics, kto, data.source)
@@ -492,7 +494,7 @@ class PreferenceChecker(Checker):
 
     # ---- side tells
 
-    def _side_tells(self, data: Records, ctx: AuditContext, p: PreferenceParams, kto: bool) -> tuple[Any, int]:
+    def _side_tells(self, data: Records, ctx: AuditContext, p: PreferenceParams, kto: bool) -> tuple[TellSearch, int]:
         records = data.sample(p.tell_sample or len(data), ctx.seed)
         side_a: list[tuple[int, str]] = []
         side_b: list[tuple[int, str]] = []
@@ -587,7 +589,6 @@ class PreferenceChecker(Checker):
         # the interval is over pairs whose lengths differ: equal lengths show no bias either way
         differing = tally.compared - tally.equal_length
         ci = wilson_interval(tally.chosen_longer, differing) if differing else None
-        finite = [r for r in tally.ratios if math.isfinite(r)]
         ratio = median(tally.ratios) if tally.ratios else None
         metrics: dict[str, Any] = {
             "pairs": tally.pairs,
@@ -597,8 +598,7 @@ class PreferenceChecker(Checker):
             "chosen_longer_fraction": round(share, 4) if share is not None else None,
             "chosen_longer_ci": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
             "equal_length_pairs": tally.equal_length,
-            "length_ratio": round(ratio, 4) if ratio is not None and math.isfinite(ratio) else
-            (round(max(finite), 4) if finite else None),
+            "length_ratio": round(ratio, 4) if ratio is not None else None,
             f"median_words_{a}": median(tally.words_a), f"median_words_{b}": median(tally.words_b),
             "length_histogram": {"edges": HIST_EDGES, a: tally.hist_a, b: tally.hist_b},
             "side_tells": [{"kind": t.kind, "phrase": t.phrase, "favours": a if t.favours_a else b,
@@ -608,7 +608,6 @@ class PreferenceChecker(Checker):
             "side_tell_phrases_tested": tested, "side_tell_sample": sampled,
             "prompt_in_response": tally.flags["prompt_in_response"].count,
             "implicit_prompt_pairs": tally.flags["implicit_prompt"].count,
-            "contradictory_pairs": len(contradictions(tally)),
             "scored_pairs": tally.scored,
             "tie_fraction": round(tally.flags["tie"].count / tally.scored, 4) if tally.scored else None,
             "inverted_fraction": round(tally.flags["inverted"].count / tally.scored, 4) if tally.scored else None,
