@@ -65,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeats):
         for name, path in versions.items():
             runs[name].append(run_once(args.data, path, shlex.split(args.audit_args)))
-    print(f"{'version':12} {'median wall s':>14} {'median CPU s':>13} {'CPU s of each run':>30}  exit")
+    print(f"{'version':22} {'median wall s':>14} {'median CPU s':>13} {'CPU s of each run':>30}  exit")
     for name, done in runs.items():
         cpus = [c for _, c, _ in done]
-        print(f"{name:12} {statistics.median(w for w, _, _ in done):>14.2f} {statistics.median(cpus):>13.2f} "
+        print(f"{name:22} {statistics.median(w for w, _, _ in done):>14.2f} {statistics.median(cpus):>13.2f} "
               f"{' '.join(f'{c:.2f}' for c in cpus):>30}  {sorted({r for _, _, r in done})}")
     print(f"load average after: {os.getloadavg()}")
     return 0
