@@ -180,6 +180,7 @@ class ToolSet:
     tools: dict[str, Tool]
     problems: tuple[Problem, ...] = ()
     readable: bool = True  # False when it is not JSON: calls cannot be judged against it
+    names: tuple[str, ...] = ()  # the tools' names, in declaration order
 
 
 EMPTY = ToolSet({})
@@ -230,7 +231,7 @@ def build_toolset(value: Any, wrapped: bool) -> ToolSet:
                              f"a second tool named {excerpt(tool.name)!r} (the first is at {tools[tool.name].path})"))
             continue
         tools[tool.name] = tool
-    return ToolSet(tools, tuple(problems))
+    return ToolSet(tools, tuple(problems), names=tuple(tools))
 
 
 def _tool(entry: Any, at: str, wrapped: bool) -> tuple[Tool | None, list[Problem]]:
