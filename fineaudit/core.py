@@ -353,8 +353,7 @@ class Checker(Generic[P]):
     @classmethod
     def describe(cls) -> str:
         """The first paragraph of the docstring: what the checker looks for."""
-        doc = (cls.__doc__ or "").strip()
-        return doc.split("\n\n")[0].replace("\n", " ").strip()
+        return " ".join(cls.documentation().split("\n\n")[0].split())
 
     @classmethod
     def documentation(cls) -> str:
