@@ -154,7 +154,7 @@ def parse_override(item: str) -> dict[str, Any]:
     """`CHECK.KEY=VALUE` (or a top-level `KEY=VALUE`) as a config fragment; VALUE is TOML or a bare string."""
     name, sep, text = item.partition("=")
     if not sep or not name.strip():
-        raise ConfigError(f"--set {item!r}: expected CHECK.KEY=VALUE, e.g. near_duplicates.threshold=0.7")
+        raise ConfigError(f"--set {shown(item)}: expected CHECK.KEY=VALUE, e.g. near_duplicates.threshold=0.7")
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -163,7 +163,7 @@ def parse_override(item: str) -> dict[str, Any]:
     if len(parts) == 1:
         return {parts[0]: value}
     if len(parts) != 2:
-        raise ConfigError(f"--set {item!r}: expected CHECK.KEY=VALUE")
+        raise ConfigError(f"--set {shown(item)}: expected CHECK.KEY=VALUE")
     return {"checks": {parts[0]: {parts[1]: value}}}
 
 
@@ -171,13 +171,13 @@ def build_config(raw: Mapping[str, Any], checkers: Mapping[str, type[Checker]], 
     where = f"{source}: " if source else ""
     unknown = sorted(set(raw) - set(TOP_LEVEL) - {"checks", "fields"})
     if unknown:
-        raise ConfigError(f"{where}unknown config key {unknown[0]!r}; valid keys: "
+        raise ConfigError(f"{where}unknown config key {shown(unknown[0])}; valid keys: "
                           f"{', '.join([*TOP_LEVEL, 'checks', 'fields'])}")
     top = {k: _coerce(raw.get(k, default), type(default), k, where) for k, (default, _) in TOP_LEVEL.items()}
     if top["format"] not in FORMAT_CHOICES:
-        raise ConfigError(f"{where}format {top['format']!r} is not one of {', '.join(FORMAT_CHOICES)}")
+        raise ConfigError(f"{where}format {shown(top['format'])} is not one of {', '.join(FORMAT_CHOICES)}")
     if top["fail_on"] not in ("fail", "warn"):
-        raise ConfigError(f"{where}fail_on must be 'fail' or 'warn', not {top['fail_on']!r}")
+        raise ConfigError(f"{where}fail_on must be 'fail' or 'warn', not {shown(top['fail_on'])}")
     for key, least in TOP_LEVEL_MIN.items():
         if top[key] < least:
             raise ConfigError(f"{where}{key} must be at least {least}, not {top[key]}")
@@ -186,7 +186,7 @@ def build_config(raw: Mapping[str, Any], checkers: Mapping[str, type[Checker]], 
         raise ConfigError(f"{where}'checks' must be a table of check names")
     unknown = sorted(set(checks_raw) - set(checkers))
     if unknown:
-        raise ConfigError(f"{where}unknown check {unknown[0]!r}; valid checks: {', '.join(sorted(checkers))}")
+        raise ConfigError(f"{where}unknown check {shown(unknown[0])}; valid checks: {', '.join(sorted(checkers))}")
     checks = {name: _check_settings(cls, checks_raw.get(name, {}), where) for name, cls in checkers.items()}
     return Config(**top, checks=checks, fields=_fields(raw.get("fields", {}), where), path=source)
 
@@ -197,9 +197,9 @@ def _fields(raw: Any, where: str) -> dict[str, str]:
         raise ConfigError(f"{where}'fields' must be a table of ROLE = \"COLUMN\"")
     for role, column in raw.items():
         if role not in FIELD_ROLES:
-            raise ConfigError(f"{where}fields: unknown role {role!r}; valid roles: {', '.join(FIELD_ROLES)}")
+            raise ConfigError(f"{where}fields: unknown role {shown(role)}; valid roles: {', '.join(FIELD_ROLES)}")
         if not isinstance(column, str) or not column:
-            raise ConfigError(f"{where}fields.{role} must name a column, not {column!r}")
+            raise ConfigError(f"{where}fields.{role} must name a column, not {shown(column)}")
     return dict(raw)
 
 
@@ -210,7 +210,7 @@ def _check_settings(cls: type[Checker], raw: Any, where: str) -> CheckSettings:
     valid = [*CHECK_KEYS, *param_fields]
     unknown = sorted(set(raw) - set(valid))
     if unknown:
-        raise ConfigError(f"{where}unknown key {unknown[0]!r} for check {cls.name!r}; valid keys: {', '.join(valid)}")
+        raise ConfigError(f"{where}unknown key {shown(unknown[0])} for check {cls.name!r}; valid keys: {', '.join(valid)}")
     hints = typing.get_type_hints(cls.Params)
     values = {k: _coerce(v, hints[k], f"{cls.name}.{k}", where) for k, v in raw.items() if k in param_fields}
     for key, value in values.items():
@@ -225,6 +225,15 @@ def _check_settings(cls: type[Checker], raw: Any, where: str) -> CheckSettings:
                          blocking=_coerce(raw.get("blocking", getattr(cls, "blocking_default", True)), bool,
                                           f"{cls.name}.blocking", where),
                          params=params)
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A config value as an error message may quote it: repr'd, secrets masked (a token pasted
+    into the wrong key must not reach CI logs whole), and cut to `limit` characters."""
+    from fineaudit.content_patterns import redact_secrets  # loaded only when an error is shown
+
+    text = redact_secrets(repr(value))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def value_range(f: dataclasses.Field[Any]) -> tuple[float, float]:
@@ -285,7 +294,7 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
         raise errors[0]
     if origin in (list, tuple) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}{key} must be a list, not {value!r}")
+            raise ConfigError(f"{where}{key} must be a list, not {shown(value)}")
         args = typing.get_args(hint)
         item = args[0] if args else Any
         items = [v if item is Any else _coerce(v, item, key, where) for v in value]
@@ -295,13 +304,13 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is float and isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{where}{key} must be a finite number, not {value!r}")
+        raise ConfigError(f"{where}{key} must be a finite number, not {shown(value)}")
     if hint is bool and not isinstance(value, bool):
-        raise ConfigError(f"{where}{key} must be true or false, not {value!r}")
+        raise ConfigError(f"{where}{key} must be true or false, not {shown(value)}")
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{where}{key} must be an integer, not {value!r}")
+        raise ConfigError(f"{where}{key} must be an integer, not {shown(value)}")
     if hint in (str, float) and not isinstance(value, hint):
-        raise ConfigError(f"{where}{key} must be a {'string' if hint is str else 'number'}, not {value!r}")
+        raise ConfigError(f"{where}{key} must be a {'string' if hint is str else 'number'}, not {shown(value)}")
     return value
 
 

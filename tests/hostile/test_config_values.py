@@ -144,3 +144,12 @@ def test_params_metadata_gives_each_field_its_range(values: dict[str, object], o
     else:
         with pytest.raises(ConfigError, match="ranged"):
             build_config({"checks": {"ranged": values}}, checkers)
+
+
+@pytest.mark.parametrize("setting", ["fail_on={secret}", "format={secret}", "size.min_records={secret}",
+                                     "{secret}.threshold=1", "size.{secret}=1"])
+def test_secret_in_a_config_value_is_masked_in_the_error(setting: str, data: Path,
+                                                         run_cli: Callable[..., CliResult]) -> None:
+    secret = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+    result = run_cli("audit", str(data), "--set", setting.format(secret=secret), "--no-cache", "-q")
+    assert result.exit_code == 2 and secret not in result.stderr and "ghp_1" in result.stderr, result.stderr
