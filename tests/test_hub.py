@@ -40,12 +40,12 @@ def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-def cache_hub_dataset(cache: Path, repo_id: str, files: dict[str, Path]) -> None:
+def cache_hub_dataset(cache: Path, repo_id: str, files: dict[str, Path], hash: str = "0123456789abcdef") -> None:
     """Prepare `repo_id` in the cache as a previous `load_dataset(repo_id)` would have left it."""
     from datasets.packaged_modules.json.json import Json
 
     builder = Json(cache_dir=str(cache), dataset_name=repo_id.split("/")[1], config_name="default",
-                   config_id="default", hash="0123456789abcdef",
+                   config_id="default", hash=hash,
                    data_files={split: str(path) for split, path in files.items()})
     builder.repo_id = repo_id  # the data files are local, so the id is set after the check on them
     builder._cache_dir = builder._build_cache_dir()
@@ -116,6 +116,19 @@ def test_the_missing_message_says_offline_and_cache(hub_cache: Path, run_cli: An
     assert result.exit_code == 2
     assert "no such file or folder" in result.stderr and "local datasets cache" in result.stderr
     assert hub_cache.name in result.stderr and "nor reachable on the Hub" in result.stderr
+
+
+def test_a_hub_dataset_is_never_served_from_the_result_cache(acme_tiny: tuple[Path, Path], tmp_path: Path,
+                                                            run_cli: Any) -> None:
+    """The result cache keys files by their bytes; a Hub name has none here, so a newer copy of
+    the dataset (a later load, newest in the datasets cache) must be audited, not the old report."""
+    first = run_cli("audit", "acme/tiny", "--only", "size", "--json", "first.json")
+    newer = write_jsonl(tmp_path / "newer.jsonl", [chat(f"q{i}?", f"a{i}.") for i in range(5)])
+    cache_hub_dataset(tmp_path / "hf-datasets", "acme/tiny", {"train": newer}, hash="fedcba9876543210")
+    second = run_cli("audit", "acme/tiny", "--only", "size", "--json", "second.json")
+    assert json.loads(Path("first.json").read_text())["dataset"]["records"] == 41, first.stderr
+    assert json.loads(Path("second.json").read_text())["dataset"]["records"] == 5, second.stderr
+    assert "cached" not in second.stdout
 
 
 def test_a_local_path_wins_over_the_hub_name(acme_tiny: tuple[Path, Path], run_cli: Any) -> None:
