@@ -387,7 +387,7 @@ def _message_parts(msgs: Iterable[Message], answer_role: str | None = None) -> I
             role = "tool_call"
         if answer_role and role == "response":
             role = answer_role
-        if isinstance(m.content, (str, list)):
+        if m.content is not None:  # a number where text belongs is format's finding, and still text here
             yield Part(role, as_text(m.content), m.content_path)
         if m.tool_calls:  # arguments are trained on too
             yield Part("tool_call", json.dumps(m.tool_calls, ensure_ascii=False), f"{m.path}.tool_calls")
