@@ -224,5 +224,5 @@ def test_special_file_is_exit_2_at_once(kind: str, role: str, tmp_path: Path, no
     data = tmp_path / "train.jsonl"
     data.write_bytes(_jsonl_bytes(30, bad_line=None))
     args = [str(special)] if role == "data" else [str(data), role, str(special)]
-    result = run_cli("audit", *args, "--no-cache", "-q")
+    result = run_cli("audit", *args, "-q")  # with the cache: its key must not open the file either
     assert result.exit_code == 2 and str(special) in result.stderr, result.stderr

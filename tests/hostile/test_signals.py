@@ -127,3 +127,26 @@ def test_signal_ends_the_run_cleanly(command: str, moment: str, signum: signal.S
         return  # before the CLI's handlers exist (interpreter start-up): the default action, nothing begun
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and f"stopped by {signum.name}" in lines[0], result.stderr
+
+
+def test_dask_scheduler_that_never_answers_is_exit_2_within_the_connect_timeout(tmp_path: Path) -> None:
+    """A server that accepts the connection and then says nothing (a wrong port, a stuck proxy)."""
+    pytest.importorskip("distributed")
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(8)], daemon=True).start()
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps({"text": f"document {i}"}) + "\n" for i in range(20)))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", "from fineaudit.cli import main; raise SystemExit(main())",
+                           "audit", "train.jsonl", "--no-cache", "-q", "--engine", "dask", "--scheduler",
+                           f"tcp://127.0.0.1:{server.getsockname()[1]}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "scheduler" in done.stderr, done.stderr
+    assert time.monotonic() - started < 90  # the connect timeout is 30 s, start-up included
+    server.close()
