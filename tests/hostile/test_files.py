@@ -226,3 +226,17 @@ def test_special_file_is_exit_2_at_once(kind: str, role: str, tmp_path: Path, no
     args = [str(special)] if role == "data" else [str(data), role, str(special)]
     result = run_cli("audit", *args, "-q")  # with the cache: its key must not open the file either
     assert result.exit_code == 2 and str(special) in result.stderr, result.stderr
+
+
+def test_dedup_of_a_compressed_file_is_exit_2(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
+    path = tmp_path / "train.jsonl.gz"
+    path.write_bytes(gzip.compress(_jsonl_bytes(20, bad_line=None)))
+    result = run_cli("dedup", str(path), "--out", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 2 and "decompress" in result.stderr and not (tmp_path / "out.jsonl").exists()
+
+
+def test_sample_reads_a_compressed_file(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
+    path = tmp_path / "train.jsonl.xz"
+    path.write_bytes(lzma.compress(_jsonl_bytes(20, bad_line=None)))
+    result = run_cli("sample", str(path), "-n", "3", "--out", str(tmp_path / "s.jsonl"))
+    assert result.exit_code == 0 and len((tmp_path / "s.jsonl").read_text().splitlines()) == 3
