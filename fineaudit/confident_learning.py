@@ -37,7 +37,7 @@ def likely_true(probs: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, 
     confident = probs >= thresholds - EPS
     several = confident.sum(axis=1) > 1
     guess = np.where(several, probs.argmax(axis=1), confident.argmax(axis=1))
-    return guess, confident.any(axis=1)
+    return np.asarray(guess), np.asarray(confident.any(axis=1))
 
 
 def confident_joint(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:

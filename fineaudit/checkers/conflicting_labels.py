@@ -6,8 +6,9 @@ from functools import partial
 from itertools import combinations
 
 import numpy as np
+import orjson
 
-from fineaudit import minhash
+from fineaudit import formats, minhash
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
 from fineaudit.duplicate_groups import NearDuplicatesParams, exact_groups_by, excerpts_of, near_clusters
 from fineaudit.normalize import Normalization, normalize_text, text_key
@@ -51,7 +52,7 @@ class Answer:
     label: str | None
     response_key: int
     shingles: np.ndarray
-    system_key: int  # records with different system prompts (or tools) are different inputs
+    setting_key: int  # records with different system prompts or tools are different inputs
     prompt_words: int
     response_words: int
 
@@ -65,9 +66,20 @@ def answers_batch(wanted: np.ndarray, batch: RecordBatch) -> dict[int, Answer]:
     words, offsets = minhash.word_hashes(responses)
     sets = minhash.shingle_sets(*minhash.shingle_hashes(words, offsets, 3))
     loose = Normalization(punctuation=True)
-    return {int(index[r]): Answer(batch.label[r], text_key(text), shingles, text_key(batch.system[r] or ""),
+    return {int(index[r]): Answer(batch.label[r], text_key(text), shingles, setting_key(batch, r),
                                   len(normalize_text(batch.prompt[r], loose).split()), len(text.split()))
             for r, text, shingles in zip(rows, responses, sets)}
+
+
+def setting_key(batch: RecordBatch, row: int) -> int:
+    """A key of what the model is given besides the prompt: the system prompt and the tools
+    declared (a record offering other functions asks a different question)."""
+    try:
+        tools = formats.declared_tools(orjson.loads(batch.raw[row]))
+    except orjson.JSONDecodeError:
+        tools = None
+    declared = orjson.dumps(tools[0], option=orjson.OPT_SORT_KEYS).decode() if tools else ""
+    return text_key(f"{batch.system[row] or ''}\0{declared}")
 
 
 def input_groups(data: Records, p: ConflictingLabelsParams, seed: int) -> list[list[int]]:
@@ -82,10 +94,10 @@ def input_groups(data: Records, p: ConflictingLabelsParams, seed: int) -> list[l
 
 
 def same_system(members: list[int], answers: dict[int, Answer]) -> list[list[int]]:
-    """A group split by system prompt: only records with the same one ask the same thing."""
+    """A group split by system prompt and tools: only records given the same ask the same thing."""
     parts: dict[int, list[int]] = {}
     for i in members:
-        parts.setdefault(answers[i].system_key, []).append(i)
+        parts.setdefault(answers[i].setting_key, []).append(i)
     return [part for part in parts.values() if len(part) > 1]
 
 
@@ -103,7 +115,7 @@ def label_conflict(members: list[int], answers: dict[int, Answer]) -> str | None
 
 
 def response_conflict(members: list[int], answers: dict[int, Answer], below: float) -> str | None:
-    distinct: dict[str, int] = {}
+    distinct: dict[int, int] = {}
     for i in members:  # identical responses agree; compare each distinct one once
         distinct.setdefault(answers[i].response_key, i)
     lowest = min((minhash.jaccard(answers[a].shingles, answers[b].shingles)

@@ -13,6 +13,10 @@ OTHER = "I cannot help with geography questions today, sorry about that."
 QUESTION = "What is the capital city of France?"
 
 
+def TOOL(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": {}}}}
+
+
 @pytest.mark.parametrize("rows, status, groups", [
     ([{"text": "great film", "label": "pos"}, {"text": "Great  film", "label": "neg"}], "fail", [(0, 1)]),
     ([{"text": "great film", "label": "pos"}, {"text": "great film", "label": "pos"}], "pass", []),
@@ -40,6 +44,10 @@ def test_classification(rows: list[dict[str, Any]], status: str, groups: list[tu
     ([chat(QUESTION, ANSWER, system="You are a geography tutor."),
       chat(QUESTION, OTHER, system="You only answer questions about cooking.")], "pass", []),
     ([chat(QUESTION, ANSWER, system="Be brief."), chat(QUESTION, OTHER, system="Be brief.")], "warn", [(0, 1)]),
+    ([dict(chat(QUESTION, ANSWER), tools=[TOOL("get_capital")]), dict(chat(QUESTION, OTHER), tools=[TOOL("order_pizza")])],
+     "pass", []),
+    ([dict(chat(QUESTION, ANSWER), tools=[TOOL("get_capital")]), dict(chat(QUESTION, OTHER), tools=[TOOL("get_capital")])],
+     "warn", [(0, 1)]),
 ])
 def test_chat_responses(rows: list[dict[str, Any]], status: str, groups: list[tuple[int, ...]]) -> None:
     result = run(rows, "conflicting_labels")
