@@ -251,6 +251,14 @@ def _tool(entry: Any, at: str, wrapped: bool) -> tuple[Tool | None, list[Problem
     return _with_parameters(fn, at)
 
 
+def _key_text(value: Any) -> str:
+    """Canonical JSON text (sorted keys): one cache entry per schema however its keys were ordered."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # integers past 64 bits
+        return json.dumps(value, sort_keys=True)
+
+
 def _with_parameters(fn: dict[str, Any], at: str) -> tuple[Tool | None, list[Problem]]:
     name, params = fn["name"], fn.get("parameters")
     if params is None:
@@ -259,7 +267,7 @@ def _with_parameters(fn: dict[str, Any], at: str) -> tuple[Tool | None, list[Pro
     if not isinstance(params, dict):
         return Tool(name, at, None), [("tool_calls.tool_schema_invalid", where, f"{name}: parameters should be a JSON "
                                        f"Schema object, not {type(params).__name__}")]
-    compiled = _compile_parameters(json.dumps(params, sort_keys=True))
+    compiled = _compile_parameters(_key_text(params))
     if isinstance(compiled, str):
         return Tool(name, at, None), [("tool_calls.tool_schema_invalid", where, f"{name}: parameters {compiled}")]
     return Tool(name, at, compiled), []

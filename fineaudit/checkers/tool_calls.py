@@ -10,7 +10,7 @@ from typing import Any
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
 from fineaudit.formats import Message, conversations, declared_tools, mapped, variant_of
-from fineaudit.tool_schemas import EMPTY, ToolSet, compile_tools, excerpt, loads_json, parallel_tool_calls
+from fineaudit.tool_schemas import EMPTY, compile_tools, excerpt, loads_json, parallel_tool_calls
 
 FINDINGS_PER_BATCH = 1000  # findings kept per batch; the counts stay exact beyond it
 NAMES_SHOWN = 50  # called tool names in the metrics, most called first
@@ -21,7 +21,8 @@ SOFT = frozenset({"tool_calls.arguments_type"})
 # what the JSON text of a record with calls or results must contain (keys `tool_calls`,
 # `function_call`; roles and speakers `tool`, `function`, `function_call`, `observation`):
 # records without any are not walked turn by turn, and without `"tools"` either not parsed at all
-_TURN_MARKERS = re.compile(r'"(?:tool_calls|function_call|tool|function|observation)"')  # one pass: 2.4x faster than five `in`
+# one regex pass: 2.4x faster than five substring scans on ShareGPT records
+_TURN_MARKERS = re.compile(r'"(?:tool_calls|function_call|tool|function|observation)"')
 _TOOLS_MARKER = '"tools"'
 
 
@@ -298,7 +299,7 @@ class RecordAudit:
                              "JSON string where an object is wanted", c.path)
         elif isinstance(args, dict) and want == "string":
             self.out.add("tool_calls.arguments_type", c.args_path, f"{excerpt(c.name)}: arguments are an "
-                         "object where a JSON string is wanted (OpenAI's format)", c.path)
+                         "object where a JSON string is wanted", c.path)
         if not isinstance(args, dict):
             self.out.add("tool_calls.arguments_not_object", c.args_path, f"{excerpt(c.name)}: arguments are "
                          f"{type(args).__name__} {excerpt(args)}, not an object of named parameters", c.path)
