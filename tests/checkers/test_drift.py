@@ -12,7 +12,7 @@ import pytest
 import fineaudit
 from fineaudit.core import CheckResult, InputError, Status
 from fineaudit.embeddings import LEXICAL_ID
-from tests.conftest import REALDATA
+from tests.conftest import real_file
 
 CONTRACT_KEYS = {"method", "embedding_model", "statistic", "p_value", "drift_detected",
                  "uncovered_fraction", "sample_size"}
@@ -154,19 +154,19 @@ def test_falls_back_to_lexical_without_sentence_transformers(monkeypatch: pytest
 
 
 def alpaca_prompts() -> list[str]:
-    rows = json.loads((REALDATA / "alpaca" / "alpaca_5000_original_sample.json").read_text("utf-8"))
+    rows = json.loads(real_file("alpaca/alpaca_5000_original_sample.json").read_text("utf-8"))
     return ["\n".join(p for p in (r["instruction"], r["input"]) if p) for r in rows]
 
 
 def dolly_questions() -> list[str]:
     """The Human part of Dolly's `### Human: ... ### Assistant: ...` texts."""
-    lines = (REALDATA / "dolly" / "chinkara-open_qa.jsonl").read_text("utf-8").splitlines()
+    lines = real_file("dolly/chinkara-open_qa.jsonl").read_text("utf-8").splitlines()
     texts = [json.loads(line)["text"] for line in lines if line.strip()]
     return [m.group(1).strip() for t in texts if (m := re.search(r"### Human:(.*?)### Assistant:", t, re.S))]
 
 
 def sms_messages() -> list[str]:
-    lines = (REALDATA / "sms_spam" / "SMSSpamCollection").read_text("utf-8").splitlines()
+    lines = real_file("sms_spam/SMSSpamCollection").read_text("utf-8").splitlines()
     return [line.split("\t", 1)[1].strip() for line in lines if "\t" in line]
 
 

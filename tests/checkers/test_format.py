@@ -10,7 +10,7 @@ import pytest
 
 import fineaudit
 from fineaudit.core import CheckResult
-from tests.conftest import REALDATA, chat, write_jsonl
+from tests.conftest import real_file, chat, write_jsonl
 
 SYSTEM, USER, ASSISTANT = ({"role": r, "content": c} for r, c in
                            (("system", "Be brief."), ("user", "Hi?"), ("assistant", "Hello.")))
@@ -71,7 +71,7 @@ def test_tool_calls_and_content_parts_are_valid(tmp_path: Path, messages: list[d
 
 def test_openai_function_calling_example_is_valid() -> None:
     """OpenAI's own fine-tuning example for function calling (assistant turns are tool calls)."""
-    report = fineaudit.audit(str(REALDATA / "openai_cookbook" / "drone_training.jsonl"), only=["format", "length"])
+    report = fineaudit.audit(str(real_file("openai_cookbook/drone_training.jsonl")), only=["format", "length"])
     assert report.checks["format"].metrics["invalid_records"] == 0
     assert report.checks["length"].metrics["empty_responses"] == 0  # the calls are what the model learns
 

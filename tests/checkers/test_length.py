@@ -10,7 +10,7 @@ import pytest
 import fineaudit
 from fineaudit.checkers.length import histogram
 from fineaudit.core import CheckResult, Status
-from tests.conftest import REALDATA, chat, write_jsonl
+from tests.conftest import real_file, chat, write_jsonl
 
 WORDS = "the model reads this sentence and learns a little from it".split()
 
@@ -125,7 +125,7 @@ def test_chat_total_is_the_sum_over_turns_plus_template_overhead() -> None:
 
 def test_openai_cookbook_toy_file_matches_openai_notebook() -> None:
     """OpenAI's data-prep notebook reported total tokens per example min / max: 26, 8032."""
-    m = length_of(REALDATA / "openai_cookbook" / "toy_chat_fine_tuning.jsonl").metrics
+    m = length_of(real_file("openai_cookbook/toy_chat_fine_tuning.jsonl")).metrics
     assert (m["total"]["min"], m["max"]) == (26, 8032)
 
 
