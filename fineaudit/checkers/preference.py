@@ -7,7 +7,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -15,11 +15,17 @@ import numpy as np
 import xxhash
 
 from fineaudit import formats
-from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
+from fineaudit.core import (AuditContext, Checker, CheckResult, Finding, ReadOptions, Record, RecordBatch, Records,
+                            Status)
 from fineaudit.normalize import Normalization, normalize_text
 from fineaudit.side_tells import Tell, TellSearch, find_tells
 
 LISTED = 1000  # records listed per finding code; the counts stay exact
+# pair findings (in report order) that carry the two texts for a human report: the reports keep
+# the first max_findings (50 by default) of a check, so more would only be read to be dropped
+DETAILED = 300
+DETAIL_CHARS = 2000  # per side, as the HTML report shows it
+PAIR_CODES = ("identical_pair", "near_identical_pair", "prompt_in_response")
 # length histogram bins (words): 0, 1, 2-3, 4-7, ... 4096+; fixed edges so tallies add up
 HIST_EDGES = [0] + [2 ** k for k in range(13)]
 # score columns of preference sets (UltraFeedback, HelpSteer, Nectar...): (chosen key, rejected key)
@@ -422,6 +428,16 @@ def median(values: Sequence[float]) -> float | None:
     return float(np.median(np.asarray(values, dtype=np.float64))) if len(values) else None
 
 
+def pair_detail(rec: Record, kto: bool) -> list[dict[str, str]]:
+    """A record's two sides as the HTML report shows them side by side, titled by line."""
+    where = f"line {rec.line}" if rec.line is not None else f"record {rec.index}"
+    if kto:
+        sides = (("prompt", rec.prompt), ("answer", rec.response))  # the prompt it repeats
+    else:
+        sides = (("chosen", rec.response), ("rejected", rec.rejected))
+    return [{"title": f"{where} · {name}", "text": text[:DETAIL_CHARS]} for name, text in sides]
+
+
 # --------------------------------------------------------------------------- the check
 
 
@@ -481,7 +497,7 @@ class PreferenceChecker(Checker):
             tally.merge(part)
         kto = ctx.format == "kto"
         search, sampled = self._side_tells(data, ctx, p, kto)
-        findings = self._record_findings(tally, data.source)
+        findings = self._with_pairs(self._record_findings(tally, data.source), data, kto)
         groups = contradictions(tally)
         findings += self._contradiction_findings(groups, kto, data.source)
         metrics = self._metrics(tally, search.tells, search.tested, sampled, kto)
@@ -533,6 +549,21 @@ class PreferenceChecker(Checker):
             for index, line, detail in tally.flags[code].items:
                 out.append(Finding(f"preference.{code}", MESSAGES[code].format(detail=detail), (index,),
                                    line=line, source=source))
+        return out
+
+    @staticmethod
+    def _with_pairs(findings: list[Finding], data: Records, kto: bool) -> list[Finding]:
+        """The first DETAILED pair findings with the two texts they compare (chosen and rejected;
+        a KTO answer beside its prompt), read back in one `take` of those records only."""
+        wanted = [i for i, f in enumerate(findings) if f.code.split(".", 1)[1] in PAIR_CODES][:DETAILED]
+        if not wanted:
+            return findings
+        records = {r.index: r for r in data.take(sorted({findings[i].records[0] for i in wanted}))}
+        out = list(findings)
+        for i in wanted:
+            rec = records.get(findings[i].records[0])
+            if rec is not None:
+                out[i] = replace(findings[i], detail={"pair": pair_detail(rec, kto)})
         return out
 
     @staticmethod

@@ -142,15 +142,16 @@ nav a{margin-right:14px}
 """
 
 MACROS = r"""{% macro chart(ch) %}<figure><svg class="chart chart-{{ ch.kind }}" role="img" xmlns="http://www.w3.org/2000/svg" width="{{ ch.width }}" height="{{ ch.height }}" viewBox="0 0 {{ ch.width }} {{ ch.height }}"><title>{{ ch.title }}</title>
-{% for b in ch.bars %}<rect x="{{ '%.1f'|format(b.x) }}" y="{{ '%.1f'|format(b.y) }}" width="{{ '%.1f'|format(b.w) }}" height="{{ '%.1f'|format(b.h) }}" fill="{{ '#cf222e' if b.fill == '#cf222e' else '#0969da' }}"><title>{{ b.label }}: {{ b.value }}</title></rect>
+{% for b in ch.bars %}<rect x="{{ '%.1f'|format(b.x) }}" y="{{ '%.1f'|format(b.y) }}" width="{{ '%.1f'|format(b.w) }}" height="{{ '%.1f'|format(b.h) }}" fill="{{ b.fill if b.fill in palette else '#0969da' }}"><title>{{ b.label }}: {{ b.value }}</title></rect>
 {% if ch.kind == "hbars" %}<text x="{{ '%.1f'|format(b.x - 6) }}" y="{{ '%.1f'|format(b.y + b.h - 2) }}" text-anchor="end">{{ b.label }}</text><text x="{{ '%.1f'|format(b.x + b.w + 4) }}" y="{{ '%.1f'|format(b.y + b.h - 2) }}">{{ b.value }}</text>{% endif %}
 {% endfor %}{% for m in ch.marks %}{% if m.type == "dot" %}<circle cx="{{ '%.1f'|format(m.cx) }}" cy="{{ '%.1f'|format(m.cy) }}" r="{{ m.r }}" fill="{{ m.fill if m.fill in palette else '#0969da' }}" fill-opacity="0.8"><title>{{ m.label }}</title></circle>
 {% elif m.type == "vline" %}<line x1="{{ '%.1f'|format(m.x) }}" x2="{{ '%.1f'|format(m.x) }}" y1="{{ m.y1 }}" y2="{{ '%.1f'|format(m.y2) }}" stroke="#cf222e" stroke-width="2" stroke-dasharray="5 3"></line>{% if m.anchor == "start" %}<text x="{{ '%.1f'|format(m.x + 4) }}" y="{{ m.y1 + 10 }}" text-anchor="start" style="fill:#cf222e">{{ m.label }}</text>{% else %}<text x="{{ '%.1f'|format(m.x - 4) }}" y="{{ m.y1 + 10 }}" text-anchor="end" style="fill:#cf222e">{{ m.label }}</text>{% endif %}
+{% elif m.type == "swatch" %}<rect x="{{ '%.1f'|format(m.x) }}" y="{{ '%.1f'|format(m.y) }}" width="10" height="10" fill="{{ m.fill if m.fill in palette else '#0969da' }}"></rect>
 {% elif m.type == "axis" %}<line x1="{{ m.x1 }}" x2="{{ m.x2 }}" y1="{{ m.y }}" y2="{{ m.y }}" stroke="#d0d7de"></line>
 {% elif m.type == "text" %}<text x="{{ '%.1f'|format(m.x) }}" y="{{ '%.1f'|format(m.y) }}" text-anchor="{{ m.anchor if m.anchor in ('start', 'middle', 'end') else 'start' }}">{{ m.text }}</text>
 {% endif %}{% endfor %}</svg><figcaption>{{ ch.title }}{% if ch.note %} · {{ ch.note }}{% endif %}</figcaption></figure>{% endmacro %}
 {% macro cell(c) %}{% if c.is_table %}<table class="sub">{% if c.headers %}<tr>{% for h in c.headers %}<th>{{ h }}</th>{% endfor %}</tr>{% endif %}{% for row in c.rows %}<tr>{% for x in row %}<td>{{ cell(x) }}</td>{% endfor %}</tr>{% endfor %}{% if c.more %}<tr><td>… and {{ c.more }} more</td></tr>{% endif %}</table>{% else %}{{ c.text }}{% endif %}{% endmacro %}
-{% macro pair(p) %}<div class="pair">{% for s in (p.left, p.right) %}<div class="side"><span class="t">{{ s.title }}{% if p.same %} (identical){% endif %}</span>{% for text, differs in s.segments %}{% if differs %}<mark>{{ text }}</mark>{% else %}{{ text }}{% endif %}{% endfor %}</div>{% endfor %}</div>{% endmacro %}"""
+{% macro pair(p) %}<div class="pair">{% for s in (p.left, p.right) %}<div class="side"><span class="t">{{ s.title }}{% if p.same %} (identical){% elif p.same_but_case %} (identical but for case and spacing){% endif %}</span>{% for text, differs in s.segments %}{% if differs %}<mark>{{ text }}</mark>{% else %}{{ text }}{% endif %}{% endfor %}</div>{% endfor %}</div>{% endmacro %}"""
 
 
 @lru_cache(maxsize=1)

@@ -6,11 +6,20 @@
   with the number in between; the smallest classes are what balance is about, so they are never
   the ones left out. The `min_class_count` limit is a line, and classes under it are red.
 - Duplicate group and cluster sizes; drift's 2-D projection.
+- Preference: chosen and rejected (or KTO's desirable and undesirable) answer lengths as paired
+  bars per word-length bin, in shares of each side so that unequal sides compare; the side
+  tells as paired bars of each phrase's share on either side.
+- Diversity: the largest repeated prompt skeletons (read back from the `diversity.template`
+  findings: the skeleton is in the message, the members are the records) and the shared frames
+  with their share of the sampled prompts against the `frame_share` limit.
 Labels and values are plain strings: the template escapes them.
 """
 from __future__ import annotations
 
+import ast
 import math
+import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +30,8 @@ MAX_ALL_LABELS = 120  # up to this many classes, every one has its bar
 LABELS_EACH_END = 40  # beyond it: the 40 largest, then the 40 smallest
 PALETTE = ("#d1242f", "#e36209", "#8250df", "#bf3989", "#0969da", "#1a7f37", "#9a6700", "#57606a")
 BLUE, RED = "#0969da", "#cf222e"
+ORANGE = "#e36209"  # the second side of a pair (rejected, undesirable); PALETTE's second colour
+MAX_ROWS_DRAWN = 12  # skeletons, frames and side tells drawn; the findings list them all
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ class Bar:
 
 @dataclass(frozen=True)
 class Chart:
-    kind: str  # "bars" | "hbars" | "scatter"
+    kind: str  # "bars" | "hbars" | "scatter" | "rows" (labelled rows of bars, texts in marks)
     title: str
     width: int
     height: int
@@ -206,6 +217,176 @@ def projection_chart(metrics: Mapping[str, Any]) -> Chart | None:
     return Chart("scatter", "Production against training", size, size, marks=tuple(marks), note=note)
 
 
+# --------------------------------------------------------------------------- preference
+
+
+def pair_lengths_chart(metrics: Mapping[str, Any]) -> Chart | None:
+    """Answer lengths in words, the two sides as paired bars per bin (shares of each side)."""
+    hist = metrics.get("length_histogram")
+    if not isinstance(hist, Mapping):
+        return None
+    sides = [k for k in ("chosen", "rejected", "desirable", "undesirable") if k in hist][:2]
+    edges = [e for e in hist.get("edges") or [] if _is_number(e)]
+    counts = [[c if _is_number(c) else 0 for c in hist.get(k) or []] for k in sides]
+    if len(sides) != 2 or not edges or len({len(c) for c in counts}) != 1:
+        return None
+    bins = len(counts[0])
+    if bins not in (len(edges), len(edges) - 1):  # preference's last bin is open: edges[-1] and more
+        return None
+    totals = [sum(c) or 1 for c in counts]
+    used = [i for i in range(bins) if counts[0][i] or counts[1][i]]
+    if not used:
+        return None
+    shown = range(used[0], used[-1] + 1)
+    slot = min(64.0, 560 / len(shown))
+    width, height, left, bottom, top_pad = int(48 + 14 + slot * len(shown)), 220, 48, 30, 30
+    shares = [[c[i] / t for i in shown] for c, t in zip(counts, totals)]
+    peak = max(max(s) for s in shares) or 1.0
+    plot_h = height - bottom - top_pad
+    bars, marks = [], []
+    for j, i in enumerate(shown):
+        label = _bin_label(edges, i, bins)
+        for side in range(2):
+            h = shares[side][j] / peak * plot_h
+            bars.append(Bar(x=left + j * slot + 2 + side * (slot - 4) / 2, y=height - bottom - h,
+                            w=max(1.0, (slot - 4) / 2 - 1), h=h, label=f"{sides[side]}, {label} words",
+                            value=f"{shares[side][j]:.1%} ({_num(counts[side][i])})",
+                            fill=(BLUE, ORANGE)[side]))
+        marks.append(_tick(left + j * slot + slot / 2, height - bottom + 14, label, "middle"))
+    marks.append(_tick(left - 4, top_pad + 4, f"{peak:.0%}", "end"))
+    marks.append({"type": "axis", "x1": left, "x2": width - 14, "y": height - bottom})
+    marks += _legend(left, 14, sides)
+    return Chart("bars", "Answer lengths by side", width, height, tuple(bars), tuple(marks),
+                 note=f"share of each side's answers per length bin (words); {sides[0]} {_num(sum(counts[0]))}, "
+                      f"{sides[1]} {_num(sum(counts[1]))} answers")
+
+
+def _bin_label(edges: Sequence[Any], i: int, bins: int) -> str:
+    lo = edges[i]
+    if i + 1 >= len(edges):
+        return f"{lo}+" if isinstance(lo, int) else f"{_num(lo)}+"
+    hi = edges[i + 1]
+    if bins == len(edges) and isinstance(lo, int) and isinstance(hi, int):  # integer bins [lo, hi)
+        return str(lo) if hi - lo <= 1 else f"{lo}–{hi - 1}"  # no thousands commas: a slot is narrow
+    return f"{_num(lo)}–{_num(hi)}"
+
+
+def side_tells_chart(metrics: Mapping[str, Any]) -> Chart | None:
+    """Each side tell's share on the two sides, as a pair of bars under the phrase."""
+    tells = [t for t in metrics.get("side_tells") or [] if isinstance(t, Mapping)]
+    if not tells:
+        return None
+    sides = ("desirable", "undesirable") if "desirable_share" in tells[0] else ("chosen", "rejected")
+    rows = []
+    for t in tells[:MAX_ROWS_DRAWN]:
+        shares = [_number(t.get(f"{s}_share")) for s in sides]
+        counts = [t.get(f"{s}_count") for s in sides]
+        bars = [(v, f"{v:.1%}" + (f" ({_num(n)})" if _is_number(n) else ""), (BLUE, ORANGE)[k], sides[k])
+                for k, (v, n) in enumerate(zip(shares, counts)) if v is not None and 0 <= v <= 1]
+        if len(bars) != 2:
+            continue
+        where = {"opening": "opens with", "closing": "closes with"}.get(str(t.get("kind")), "contains")
+        rows.append((f"{where} “{_clip_wide(str(t.get('phrase', '')), 60)}” · favours {t.get('favours', '')}", bars))
+    if not rows:
+        return None
+    more = len(tells) - len(rows)
+    note = f"share of each side's answers with the phrase; {len(tells)} tell{'s' if len(tells) != 1 else ''}" + \
+        (f", the first {len(rows)} drawn" if more > 0 else "")
+    return _rows_chart("Side tells: phrase share by side", rows, 1.0, note, legend=sides)
+
+
+# --------------------------------------------------------------------------- diversity
+
+_QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_SKELETON = re.compile(r"^\d+ prompts share the skeleton " + _QUOTED, re.S)
+_FRAME = re.compile(r"^(\d+)% of (\d+) sampled prompts contain " + _QUOTED, re.S)
+
+
+def _unquote(text: str) -> str:
+    """The string a checker's repr() wrote in its message (as written when it does not parse)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, str) else text
+
+
+def templates_chart(result: CheckResult) -> Chart | None:
+    """The largest repeated prompt skeletons, by member count."""
+    found = []
+    for f in result.findings:
+        match = _SKELETON.match(f.message) if f.code == "diversity.template" else None
+        if match:
+            found.append((len(f.records), _unquote(match.group(1))))
+    if not found:
+        return None
+    found.sort(key=lambda t: (-t[0], t[1]))
+    top = found[0][0] or 1
+    rows = [(_clip_wide(" ".join(skel.split()), 100), [(n / top, f"{_num(n)} records", BLUE, "members")])
+            for n, skel in found[:MAX_ROWS_DRAWN]]
+    m = result.metrics
+    total = int(_number(m.get("templates")) or len(found))  # the report keeps the first max_findings
+    note = f"{_num(total)} repeated skeleton{'s' if total != 1 else ''}"
+    fraction = _number(m.get("templated_fraction"))
+    if fraction is not None:
+        note += f", {fraction:.1%} of records"
+    note += f"; the largest {len(rows)} drawn" if total > len(rows) else "; all drawn"
+    return _rows_chart("Largest repeated prompt skeletons", rows, 1.0, note)
+
+
+def frames_chart(result: CheckResult) -> Chart | None:
+    """Frames (word sequences shared by many prompts) by their share, against frame_share."""
+    found = []
+    for f in result.findings:
+        match = _FRAME.match(f.message) if f.code == "diversity.frame" else None
+        if match:
+            found.append((int(match.group(1)) / 100, _unquote(match.group(3))))
+    if not found:
+        return None
+    found.sort(key=lambda t: (-t[0], t[1]))
+    rows = [(_clip_wide(" ".join(phrase.split()), 100), [(share, f"{share:.0%}", BLUE, "share of sampled prompts")])
+            for share, phrase in found[:MAX_ROWS_DRAWN]]
+    limit = _number(result.thresholds.get("frame_share"))
+    return _rows_chart("Shared frames", rows, 1.0, f"share of the sampled prompts that contain the frame; "
+                       f"{len(found)} frame{'s' if len(found) != 1 else ''}",
+                       limit=(limit, f"frame_share {limit:.0%}") if limit is not None else None)
+
+
+# --------------------------------------------------------------------------- rows of bars
+
+Row = tuple[str, list[tuple[float, str, str, str]]]  # label, bars: (fraction of the axis, value, fill, name)
+
+
+def _rows_chart(title: str, rows: Sequence[Row], scale: float, note: str,
+                legend: Sequence[str] = (), limit: tuple[float, str] | None = None) -> Chart:
+    """A label above each row, then its bars (one per side) from a common left edge."""
+    width, left, right, bar_h = 640, 12, 120, 10
+    per = (width - left - right) / scale
+    y = 34.0 if legend or limit else 12.0
+    bars, marks = [], list(_legend(left, 14, legend))
+    for label, parts in rows:
+        marks.append(_tick(left, y + 10, label, "start"))
+        y += 14
+        for fraction, value, fill, name in parts:
+            w = max(1.0, min(fraction, scale) * per)
+            bars.append(Bar(x=left, y=y, w=w, h=bar_h, label=f"{name}", value=value, fill=fill))
+            marks.append(_tick(left + w + 4, y + bar_h - 1, value, "start"))
+            y += bar_h + 2
+        y += 8
+    if limit is not None:
+        marks.append({"type": "vline", "x": left + limit[0] * per, "y1": 4, "y2": y, "label": limit[1],
+                      "anchor": "start"})
+    return Chart("rows", title, width, int(y + 4), tuple(bars), tuple(marks), note=note)
+
+
+def _legend(x: float, y: float, names: Sequence[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for k, name in enumerate(names[:2]):
+        out.append({"type": "swatch", "x": x + k * 110, "y": y - 9, "fill": (BLUE, ORANGE)[k]})
+        out.append(_tick(x + k * 110 + 14, y, name, "start"))
+    return out
+
+
 def charts_for(result: CheckResult) -> list[Chart]:
     """Every chart whose metric this check reports, in a fixed order."""
     m = result.metrics
@@ -213,11 +394,15 @@ def charts_for(result: CheckResult) -> list[Chart]:
                   label_chart(m, result.thresholds) if result.name == "label_balance" else None,
                   sizes_chart(m, "group_sizes", "Duplicate groups by size"),
                   sizes_chart(m, "cluster_sizes", "Near-duplicate clusters by size"),
-                  projection_chart(m)]
+                  projection_chart(m),
+                  pair_lengths_chart(m),
+                  side_tells_chart(m),
+                  templates_chart(result) if result.name == "diversity" else None,
+                  frames_chart(result) if result.name == "diversity" else None]
     return [c for c in candidates if c is not None]
 
 
-CHARTED = frozenset({"histogram", "group_sizes", "cluster_sizes", "projection"})
+CHARTED = frozenset({"histogram", "group_sizes", "cluster_sizes", "projection", "length_histogram"})
 
 
 def _points(value: Any) -> list[tuple[float, float]]:
@@ -230,6 +415,10 @@ def _points(value: Any) -> list[tuple[float, float]]:
 
 def _tick(x: float, y: float, text: str, anchor: str) -> dict[str, Any]:
     return {"type": "text", "x": x, "y": y, "text": text, "anchor": anchor}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if _is_number(value) and math.isfinite(value) else None
 
 
 def _is_number(value: Any) -> bool:
@@ -248,5 +437,15 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _clip_wide(text: str, columns: int) -> str:
+    """Cut to about `columns` narrow characters: wide ones (CJK) count two, so a label fits its row."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        if used > columns:
+            return text[: max(i - 1, 0)] + "…"
+    return text
+
+
 __all__ = ["Bar", "Chart", "charts_for", "histogram_chart", "label_chart", "sizes_chart", "projection_chart",
-           "CHARTED"]
+           "pair_lengths_chart", "side_tells_chart", "templates_chart", "frames_chart", "CHARTED"]

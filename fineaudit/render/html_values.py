@@ -54,6 +54,7 @@ class Pair:
     left: Side
     right: Side
     same: bool = field(default=False)
+    same_but_case: bool = field(default=False)  # the same words once case and spacing are ignored
 
 
 def unit_of(key: str) -> str:
@@ -143,21 +144,31 @@ def pair_of(finding: Finding) -> Pair | None:
         return None
     (a_title, a), (b_title, b) = ((str(p.get("title", "")), str(p.get("text", ""))[:MAX_PAIR_TEXT]) for p in pair)
     left, right = diff_segments(a, b)
-    return Pair(Side(a_title, left), Side(b_title, right), same=a == b)
+    folded = a != b and a.casefold().split() == b.casefold().split()
+    return Pair(Side(a_title, left), Side(b_title, right), same=a == b, same_but_case=folded)
 
 
 def diff_segments(a: str, b: str) -> tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]]:
-    """Each text as (segment, differs) runs, by a word-level diff (whitespace kept)."""
+    """Each text as (segment, differs) runs, by a word-level diff (whitespace kept).
+
+    Words compare casefolded and whitespace runs as one space: the checks that find pairs
+    (duplicates, identical preference sides) normalize case and spacing, so marking those
+    differences would mark every word of a pair they call identical."""
     wa, wb = re.findall(r"\s+|\S+", a), re.findall(r"\s+|\S+", b)
+    ka, kb = _keys(wa), _keys(wb)
     left: list[tuple[str, bool]] = []
     right: list[tuple[str, bool]] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
         same = op == "equal"
         if i2 > i1:
             left.append(("".join(wa[i1:i2]), not same))
         if j2 > j1:
             right.append(("".join(wb[j1:j2]), not same))
     return tuple(left), tuple(right)
+
+
+def _keys(tokens: list[str]) -> list[str]:
+    return [" " if t.isspace() else t.casefold() for t in tokens]
 
 
 def _clip(text: str, width: int = MAX_TEXT) -> str:
