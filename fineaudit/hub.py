@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -46,18 +48,33 @@ def load_hub(name: str, split: str | None = None, config_name: str | None = None
     import datasets
 
     what = _describe(split, config_name, revision)
-    verbosity = datasets.logging.get_verbosity()
-    datasets.logging.set_verbosity_error()  # "Using the latest cached version ..." is no finding
     try:
-        return datasets.load_dataset(name, name=config_name, split=split, revision=revision)
+        with _quiet_libraries():
+            return datasets.load_dataset(name, name=config_name, split=split, revision=revision)
     except (ConnectionError, FileNotFoundError) as exc:  # offline miss, unknown repo, no network
         raise InputError(f"no such file or folder, and as a {what} neither in the local datasets "
                          f"cache ({datasets.config.HF_DATASETS_CACHE}) nor reachable on the Hub "
                          f"({_one_line(exc)})", name) from None
     except Exception as exc:  # noqa: BLE001 - unknown split or config, damaged cache, ...
         raise InputError(f"cannot load {what}: {type(exc).__name__}: {_one_line(exc)}", name) from None
+
+
+@contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """datasets' "Using the latest cached version" and huggingface_hub's "Retrying in 8s" lines are
+    no findings; an error is one line on stderr (the contract), so they are silenced meanwhile."""
+    import datasets
+    import huggingface_hub.utils
+
+    loggers = (datasets.logging, huggingface_hub.utils.logging)
+    levels = [lib.get_verbosity() for lib in loggers]
+    for lib in loggers:
+        lib.set_verbosity_error()
+    try:
+        yield
     finally:
-        datasets.logging.set_verbosity(verbosity)
+        for lib, level in zip(loggers, levels):
+            lib.set_verbosity(level)
 
 
 def named(source: Source, name: str | None) -> Source:
