@@ -19,12 +19,13 @@ class Normalization:
     nfkc: bool = True  # fold compatibility forms: fullwidth letters, ligatures, non-breaking spaces
     casefold: bool = True  # "Straße" and "STRASSE" compare equal; stronger than lower()
     collapse_whitespace: bool = True  # runs of spaces, tabs and newlines become one space; ends trimmed
-    punctuation: bool = False  # True: punctuation and symbols (hyphens, quotes, ?!.) become spaces
+    punctuation: bool = False  # True: punctuation, quotes, brackets and dashes become spaces
 
 
-# Unicode punctuation (P*) and symbols (S*) other than letters, digits, marks and spaces: "_" too,
-# which \w would keep. Each run becomes one space, so "top-up" and "top up" compare equal.
-_PUNCTUATION = re.compile(r"[^\w\s]+|_+")
+# Sentence punctuation, quotes, brackets and dashes: "top-up" and "top up", "through?" and
+# "through" compare equal. Symbols that change meaning stay: "C++" is not "C", "$5" not "5",
+# "#" and "@" mark names; a point or comma between digits stays ("3.5" is not "35").
+_PUNCTUATION = re.compile(r"""(?:(?<!\d)[.,]|[.,](?!\d)|[;:!?¿¡'"`“”‘’«»()\[\]{}…\u2010-\u2015_-])+""")
 
 
 def normalize_text(text: str, how: Normalization = Normalization()) -> str:

@@ -19,7 +19,7 @@ class ConflictingLabelsParams:
     response_similarity: float = field(default=0.5, metadata={
         "help": "responses to the same prompt whose word 3-gram Jaccard is below this are materially different"})
     near_inputs: bool = field(default=True, metadata={
-        "help": "also compare inputs that are near duplicates (word 5-gram Jaccard >= near_threshold)"})
+        "help": "labels: also compare inputs that are near duplicates (word 5-gram Jaccard >= near_threshold)"})
     near_threshold: float = field(default=0.9, metadata={"help": "Jaccard threshold of near_inputs"})
     nfkc: bool = field(default=True, metadata={"help": "compare inputs after Unicode NFKC normalization"})
     casefold: bool = field(default=True, metadata={"help": "compare inputs case-insensitively"})
@@ -82,10 +82,10 @@ def setting_key(batch: RecordBatch, row: int) -> int:
     return text_key(f"{batch.system[row] or ''}\0{declared}")
 
 
-def input_groups(data: Records, p: ConflictingLabelsParams, seed: int) -> list[list[int]]:
-    """Groups of records with the same normalized prompt, and near-identical ones (if asked)."""
+def input_groups(data: Records, p: ConflictingLabelsParams, seed: int, near: bool) -> list[list[int]]:
+    """Groups of records with the same normalized prompt, and near-identical ones (if `near`)."""
     groups = exact_groups_by(data, "prompt", p.normalization, desc="conflicting labels")
-    if p.near_inputs:
+    if near:
         near = NearDuplicatesParams(threshold=p.near_threshold, scope="prompt", nfkc=p.nfkc, casefold=p.casefold)
         seen = {tuple(g) for g in groups}
         groups += [list(c.members) for c in near_clusters(data, near, seed) if c.members not in seen]
@@ -128,7 +128,7 @@ class ConflictingLabelsChecker(Checker):
 
     Inputs are the same when they are equal after Unicode NFKC, case, punctuation and spacing
     are set aside ("Has my top-up gone through?" = "has my top up gone through") or near
-    duplicates at word 5-gram Jaccard >= 0.9, and their system prompts match. Open prompts (a
+    duplicates at word 5-gram Jaccard >= 0.9 (for labels), and their system prompts and tools match. Open prompts (a
     few words that every answer elaborates on, such as a greeting) are not response conflicts.
 
     Why it matters: a model trained on one input with two labels learns noise: whichever
@@ -149,7 +149,9 @@ class ConflictingLabelsChecker(Checker):
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: ConflictingLabelsParams = ctx.params
         by_label = ctx.format == "classification"
-        groups = input_groups(data, p, ctx.seed)
+        # a near-identical prompt may rightly get another answer ("factorial of 5" vs "of 6"),
+        # but not another label: near inputs are compared for labels only
+        groups = input_groups(data, p, ctx.seed, near=p.near_inputs and by_label)
         wanted = np.unique(np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])) if groups else np.zeros(0, np.int64)
         answers: dict[int, Answer] = {}
         if len(wanted):
