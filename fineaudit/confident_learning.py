@@ -116,9 +116,15 @@ def normalized_margin(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the classifier
 
 
+CHAR_PREFIX = 300  # characters of each text cut into character n-grams (their cost grows with length)
+
+
 def hashed_features(texts: Sequence[str], n_features: int = 2 ** 20) -> object:
-    """Sparse TF-IDF-weighted hashed word 1-2-grams and character 3-5-grams (within words), L2
-    normalized: spelling variants and short texts still share features, no vocabulary is fitted."""
+    """Sparse TF-IDF-weighted hashed word 1-2-grams (whole text) and character 3-5-grams within
+    words (first CHAR_PREFIX characters), L2 normalized: spelling variants and short texts still
+    share features, no vocabulary is fitted. Character n-grams cost about three hashes per
+    character, so a long text contributes them from its start only (most SMS, intents and
+    reviews are shorter than the prefix)."""
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
     from sklearn.preprocessing import normalize
@@ -127,7 +133,7 @@ def hashed_features(texts: Sequence[str], n_features: int = 2 ** 20) -> object:
                               norm=None, lowercase=True, token_pattern=r"(?u)\b\w+\b|[^\w\s]")
     chars = HashingVectorizer(n_features=n_features, analyzer="char_wb", ngram_range=(3, 5),
                               alternate_sign=False, norm=None, lowercase=True)
-    x = hstack([words.transform(texts), chars.transform(texts)], format="csr")
+    x = hstack([words.transform(texts), chars.transform([t[:CHAR_PREFIX] for t in texts])], format="csr")
     x = TfidfTransformer(sublinear_tf=True).fit_transform(x)
     return normalize(x)
 

@@ -127,6 +127,10 @@ class LabelQualityChecker(Checker):
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p: LabelQualityParams = ctx.params
+        if ctx.format == "kto" and not ctx.options.label:
+            # KTO's true/false judges whether an answer is desirable: a text classifier of the
+            # record cannot second-guess that, and would flag noise
+            return self.skipped("kto labels judge answers, not classes (map a class column with --field label=...)")
         found = Labelled()
         for part in data.map_batches(labelled_batch, desc="label quality: reading labels"):
             found.add(part)

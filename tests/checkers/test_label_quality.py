@@ -161,3 +161,9 @@ def test_sms_spam_unmodified_barely_flagged() -> None:
     rows = sms()
     _, _, flagged = precision_recall(rows, set())
     assert flagged <= 0.01 * len(rows)
+
+
+def test_kto_labels_are_not_classes() -> None:
+    rows = [{"prompt": f"question {i}", "completion": f"answer {i}", "label": i % 2 == 0} for i in range(60)]
+    result = run(rows, "label_quality")
+    assert result.status.value == "skipped" and "kto" in result.summary
