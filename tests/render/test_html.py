@@ -1,10 +1,14 @@
 """The HTML report: structure and escaping here, then the real page in headless Chromium."""
 from __future__ import annotations
 
+import json
 import os
+import random
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,8 @@ import pytest
 import fineaudit
 from fineaudit.core import CheckResult, DatasetInfo, Finding, Report, Status
 from fineaudit.render.html import charts_for, render_html
+from fineaudit.render.html_charts import BLUE, ORANGE
+from tests.conftest import chat, real_file, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = "<script>window.__pwned = 1</script>"
@@ -279,3 +285,210 @@ def test_what_blocks_comes_first_with_why_fix_and_command() -> None:
 def test_header_items_do_not_wrap_inside() -> None:
     html = render_html([hostile_report()])
     assert ".meta span{white-space:nowrap" in html and "<span>fails on: fail</span>" in html
+
+
+# --------------------------------------------------------------------------- preference and diversity
+
+
+class Page(HTMLParser):
+    """What a reader sees of the charts and pairs: each chart's class, texts and bars; pair titles."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.charts: list[dict[str, Any]] = []
+        self.pair_titles: list[str] = []
+        self.tags: set[str] = set()
+        self._in: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        cls = dict(attrs).get("class") or ""
+        if tag == "svg":
+            self.charts.append({"class": cls, "texts": [], "bars": 0, "fills": set()})
+        elif tag == "rect" and self.charts and "svg" in self._in:
+            self.charts[-1]["bars"] += 1
+            self.charts[-1]["fills"].add(dict(attrs).get("fill"))
+        self._in.append(cls if tag == "span" and cls == "t" else tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._in:
+            if self._in.pop() in (tag, "t"):
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._in and self._in[-1] == "text" and self.charts:
+            self.charts[-1]["texts"].append(data)
+        elif self._in and self._in[-1] == "t":
+            self.pair_titles.append(data.strip())
+
+    def chart(self, kind: str, title: str) -> dict[str, Any]:
+        found = [c for c in self.charts if f"chart-{kind}" in c["class"] and c.get("title") == title]
+        assert len(found) == 1, (kind, title, [c.get("title") for c in self.charts])
+        return found[0]
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self.handle_endtag(tag)
+
+
+def page_of(report: Report) -> Page:
+    html = render_html([report])
+    page = Page(html)
+    for chart, title in zip(page.charts, re.findall(r'<svg class="chart[^>]*><title>([^<]*)</title>', html)):
+        chart["title"] = title
+    return page
+
+
+def planted_dpo(tmp_path: Path) -> tuple[Path, list[int]]:
+    """LLaMA-Factory's dpo_en_demo with 5 identical pairs planted (rejected := chosen) and a tell:
+    three rejected answers in four open with "Sure!"."""
+    records = json.loads((REPO / "tests/data/llama_factory/dpo_en_demo.json").read_text(encoding="utf-8"))
+    for i, r in enumerate(records):
+        if i % 4:
+            r["rejected"]["value"] = "Sure! " + r["rejected"]["value"]
+    planted = [7, 30, 101, 150, 222]
+    for i in planted:
+        records[i]["rejected"] = dict(records[i]["chosen"])
+    path = tmp_path / "dpo_planted.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    return path, planted
+
+
+def test_preference_report_draws_lengths_and_shows_each_identical_pair(tmp_path: Path) -> None:
+    path, planted = planted_dpo(tmp_path)
+    report = fineaudit.audit(str(path), only=["preference"])
+    result = report.checks["preference"]
+    page = page_of(report)
+    lengths = page.chart("bars", "Answer lengths by side")
+    assert {"chosen", "rejected"} <= set(lengths["texts"]) and {BLUE, ORANGE} <= lengths["fills"]
+    assert lengths["bars"] >= 2 * 5  # two bars per length bin (and the legend's swatches)
+    identical = [f for f in result.findings if f.code == "preference.identical_pair"]
+    assert sorted(f.records[0] for f in identical) == planted
+    titles = [f"record {i} · {side} (identical)" for i in planted for side in ("chosen", "rejected")]
+    assert all(t in page.pair_titles for t in titles), page.pair_titles[:6]
+    near = next(f for f in result.findings if f.code == "preference.near_identical_pair")  # the demo's own, 43
+    assert [p["title"] for p in near.detail["pair"]] == ["record 43 · chosen", "record 43 · rejected"]
+    assert all(len(p["text"]) <= 2000 for f in result.findings if f.detail for p in f.detail["pair"])
+    tells = page.chart("rows", "Side tells: phrase share by side")
+    assert "opens with “sure” · favours rejected" in tells["texts"] and tells["bars"] == 2 + 2
+
+
+def test_jsonl_pairs_are_titled_by_line(tmp_path: Path) -> None:
+    rows = [{"prompt": f"Question {i} about the weather in town {i}?", "chosen": f"Sunny, {i} degrees and calm.",
+             "rejected": f"Rain all day in town {i}, and {i * 3} mm of it."} for i in range(20)]
+    rows[4]["rejected"] = "QUESTION 4 about the weather in town 4?\n" + rows[4]["chosen"]
+    rows[9]["rejected"] = rows[9]["chosen"]
+    report = fineaudit.audit(str(write_jsonl(tmp_path / "pairs.jsonl", rows)), only=["preference"])
+    detail = {f.code: f.detail for f in report.checks["preference"].findings}
+    assert detail["preference.identical_pair"]["pair"][0] == {"title": "line 10 · chosen", "text": rows[9]["chosen"]}
+    assert "line 10 · chosen (identical)" in page_of(report).pair_titles
+
+
+def test_side_tells_are_paired_bars_and_hostile_phrases_stay_text() -> None:
+    tells = [{"kind": "opening", "phrase": SCRIPT, "favours": "rejected", "chosen_share": 0.04, "rejected_share": 0.35,
+              "chosen_count": 12, "rejected_count": 104, "p_value": 1e-21},
+             {"kind": "phrase", "phrase": SVG, "favours": "chosen", "chosen_share": 0.5, "rejected_share": 0.1,
+              "chosen_count": 50, "rejected_count": 10, "p_value": 1e-9}]
+    result = check("preference", Status.WARN, {"side_tells": tells})
+    page = page_of(Report(DatasetInfo("d.jsonl", 100, "preference", None), {"preference": result}, "pass", 80.0))
+    chart = page.chart("rows", "Side tells: phrase share by side")
+    assert chart["bars"] == 2 * 2 + 2  # a chosen and a rejected bar per phrase, two legend swatches
+    assert "4.0% (12)" in chart["texts"] and "35.0% (104)" in chart["texts"]
+    assert any(SCRIPT in t for t in chart["texts"])  # shown as text ...
+    assert "script" not in page.tags and "img" not in page.tags  # ... never as markup
+
+
+@pytest.mark.parametrize(("histogram", "sides", "bins"), [
+    ({"edges": [0, 1, 2, 4, 8], "chosen": [0, 3, 5, 2, 0], "rejected": [0, 1, 6, 3, 1]}, ("chosen", "rejected"), 4),
+    ({"edges": [0, 1, 2, 4], "desirable": [1, 4, 0, 0], "undesirable": [0, 2, 2, 0]}, ("desirable", "undesirable"), 3),
+    ({"edges": [0.0, 10.0, 20.0], "chosen": [3, 4], "rejected": [1, 2]}, ("chosen", "rejected"), 2),  # closed bins
+])
+def test_answer_lengths_pair_the_sides_per_bin(histogram: dict[str, Any], sides: tuple[str, str], bins: int) -> None:
+    (chart,) = charts_for(check("preference", metrics={"length_histogram": histogram}))
+    assert len(chart.bars) == 2 * bins  # empty bins at either end are left out
+    assert [b.fill for b in chart.bars[:2]] == [BLUE, ORANGE] and chart.bars[0].label.startswith(sides[0])
+    shares = [float(b.value.split("%")[0]) for b in chart.bars]
+    assert abs(sum(shares[0::2]) - 100) < 0.2 and abs(sum(shares[1::2]) - 100) < 0.2  # shares of each side
+
+
+@pytest.mark.parametrize("histogram", [
+    {"edges": [0, 1, 2], "chosen": [1, 2, 3]},  # one side only
+    {"edges": [0, 1, 2], "chosen": [1, 2, 3], "rejected": [1, 2]},  # sides of different lengths
+    {"edges": [0, 1], "chosen": [0, 0], "rejected": [0, 0]},  # nothing counted
+    {"edges": [0, 1], "chosen": [1, 2, 3, 4], "rejected": [1, 2, 3, 4]},  # more bins than edges
+])
+def test_no_length_chart_from_a_malformed_histogram(histogram: dict[str, Any]) -> None:
+    assert charts_for(check("preference", metrics={"length_histogram": histogram})) == []
+
+
+NAMES = ["Tom", "Ann", "Raj", "Mia", "Leo", "Zoe"]
+TEMPLATES = {"{n} has {a} apples and buys {b} more at the market. How many apples does {n} have now?": 30,
+             "A baker made {a} cakes and sold {b} of them. How many cakes are left for {n}?": 18,
+             "</text></svg><script>alert({a})</script> {n} wrote {b} lines": 9}
+
+
+def arithmetic_prompts() -> list[dict[str, Any]]:
+    """MultiArith-like word problems from three templates (one of them hostile markup)."""
+    rng = random.Random(5)
+    rows = [chat(t.format(n=rng.choice(NAMES), a=rng.randint(2, 90), b=rng.randint(2, 90)), "Worked out.")
+            for t, k in TEMPLATES.items() for _ in range(k)]
+    rng.shuffle(rows)
+    return rows
+
+
+def test_diversity_report_draws_the_largest_skeletons_and_frames(tmp_path: Path) -> None:
+    report = fineaudit.audit(str(write_jsonl(tmp_path / "arith.jsonl", arithmetic_prompts())), only=["diversity"])
+    result = report.checks["diversity"]
+    page = page_of(report)
+    chart = page.chart("rows", "Largest repeated prompt skeletons")
+    sizes = [t for t in chart["texts"] if t.endswith(" records")]
+    assert sizes == ["30 records", "18 records", "9 records"]  # largest first
+    assert chart["texts"][0].startswith("<name> has <num> apples")
+    assert "</text></svg><script>alert( <num> )</script> <name> wrote <num> lines" in chart["texts"]
+    assert "script" not in page.tags
+    frames = [f for f in result.findings if f.code == "diversity.frame"]
+    assert frames  # the largest template's fixed words are in half the prompts
+    frame_chart = page.chart("rows", "Shared frames")
+    assert "frame_share 25%" in frame_chart["texts"] and len(frames) == len(
+        [t for t in frame_chart["texts"] if t.endswith("%") and not t.startswith("frame_share")])
+
+
+@pytest.mark.parametrize(("message", "drawn"), [
+    ("3 prompts share the skeleton 'it\\'s <num> o\\'clock', e.g. record 1: 'x'", "it's <num> o'clock"),
+    ("3 prompts share the skeleton \"say 'hi' <num> times\", e.g. record 1: 'x'", "say 'hi' <num> times"),
+    ("3 prompts share the skeleton 'a, e.g. record 9: b <num>', e.g. record 1: 'x'", "a, e.g. record 9: b <num>"),
+])
+def test_skeletons_read_back_from_their_message(message: str, drawn: str) -> None:
+    found = Finding("diversity.template", message, (1, 2, 3), field="prompt")
+    (chart,) = charts_for(check("diversity", Status.WARN, {"templates": 1}, (found,)))
+    assert [m["text"] for m in chart.marks if m["type"] == "text"][0] == drawn
+
+
+def test_multiarith_is_drawn_as_its_largest_templates() -> None:
+    report = fineaudit.audit(str(real_file("multiarith/MultiArith.json")), only=["diversity"], format="text",
+                             fields={"text": "sQuestion"})
+    chart = page_of(report).chart("rows", "Largest repeated prompt skeletons")
+    assert sum(1 for t in chart["texts"] if t.endswith(" records")) == 12  # MAX_ROWS_DRAWN of 120 templates
+    assert chart["bars"] == 12
+
+
+@pytest.mark.slow
+def test_preference_and_diversity_charts_in_chromium(browser: Any, tmp_path: Path) -> None:
+    path, planted = planted_dpo(tmp_path)
+    pref = fineaudit.audit(str(path), only=["preference"])
+    div = fineaudit.audit(str(write_jsonl(tmp_path / "arith.jsonl", arithmetic_prompts())), only=["diversity"])
+    page = tmp_path / "report.html"
+    page.write_text(render_html([pref, div]), encoding="utf-8")
+    seen = open_page(browser, page)
+    assert seen["console"] == [] and seen["requests"] == [page.resolve().as_uri()]
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    boxes = browser.execute_script("""return [...document.querySelectorAll('svg.chart')].map(s => {
+        const box = s.getBoundingClientRect(); return [s.querySelector('title').textContent, box.width, box.height];
+    })""")
+    titles = {t for t, w, h in boxes if w > 100 and h > 40}
+    assert {"Answer lengths by side", "Largest repeated prompt skeletons"} <= titles, boxes
+    sides = browser.execute_script("return document.querySelectorAll('.pair .side').length")
+    assert sides >= 2 * len(planted)
+    if os.environ.get("FINEAUDIT_SCREENSHOT_DIR"):
+        browser.save_screenshot(str(Path(os.environ["FINEAUDIT_SCREENSHOT_DIR"]) / "report-preference.png"))
