@@ -39,7 +39,7 @@ def test_classification(rows: list[dict[str, Any]], status: str, groups: list[tu
     ([chat("Tell me a joke", "Why did the chicken cross the road? To get to the other side."),
       chat("Tell me a joke.", "I told my wife she was drawing her eyebrows too high. She looked surprised.")], "pass", []),
     # a short question with short answers is not open: '4' and '5' contradict each other
-    ([chat("What is 2+2?", "4"), chat("what is 2 + 2", "5")], "warn", [(0, 1)]),
+    ([chat("What is 2+2?", "4"), chat("what is 2+2", "5")], "warn", [(0, 1)]),
     # different system prompts (or tools) make different inputs
     ([chat(QUESTION, ANSWER, system="You are a geography tutor."),
       chat(QUESTION, OTHER, system="You only answer questions about cooking.")], "pass", []),
