@@ -81,16 +81,27 @@ def learnable(labels: list[str], folds: int, min_per_fold: int) -> tuple[list[st
     return sorted(c for c in counts if c not in small), dict(sorted(small.items()))
 
 
-def find_suspects(x: Any, y: np.ndarray, classes: list[str], folds: int, seed: int) -> list[Suspect]:
-    """Confident learning on out-of-sample probabilities, ranked by normalized margin."""
+def find_suspects(x: Any, y: np.ndarray, classes: list[str], folds: int, seed: int) -> tuple[list[Suspect], float]:
+    """Confident learning on out-of-sample probabilities, ranked by normalized margin, and the
+    model's balanced accuracy. A model that cannot predict the labels judges none of them."""
     probs = cl.out_of_sample_probs(x, y, folds, seed)
+    accuracy = cl.balanced_accuracy(y, probs)
+    if accuracy < informative(len(classes)):
+        return [], accuracy
     flagged = np.flatnonzero(cl.prune_by_noise_rate(y, probs))
     margin = cl.normalized_margin(y, probs)
     others = probs.copy()
     others[np.arange(len(y)), y] = -np.inf
     suggested = others.argmax(axis=1)
     order = flagged[np.lexsort((flagged, margin[flagged]))]
-    return [Suspect(int(i), classes[y[i]], classes[suggested[i]], float(margin[i])) for i in order]
+    return [Suspect(int(i), classes[y[i]], classes[suggested[i]], float(margin[i])) for i in order], accuracy
+
+
+def informative(classes: int) -> float:
+    """The balanced accuracy a classifier needs before its disagreement means anything: halfway
+    from chance (1/k) to perfect. Confident learning assumes an informative model; on labels the
+    text does not predict (random labels: 0.25 of 4) it would flag a third of the records."""
+    return (1.0 + 1.0 / classes) / 2.0
 
 
 class LabelQualityChecker(Checker):
@@ -140,18 +151,24 @@ class LabelQualityChecker(Checker):
         keep = [i for i, label in enumerate(found.label) if label not in small]
         method = f"confident learning (prune by noise rate), {p.features} features, {p.folds}-fold logistic regression"
         suspects: list[Suspect] = []
+        accuracy: float | None = None
         if len(classes) >= 2:
             y = np.searchsorted(np.asarray(classes), np.asarray([found.label[i] for i in keep]))
             x = self._features([found.text[i] for i in keep], p, ctx)
-            suspects = find_suspects(x, y, classes, p.folds, ctx.seed)
+            suspects, accuracy = find_suspects(x, y, classes, p.folds, ctx.seed)
         examined = len(keep)
         fraction = len(suspects) / examined if examined else 0.0
         metrics = {"method": method, "suspected_mislabeled": len(suspects), "suspected_fraction": round(fraction, 6),
                    "examined_records": examined, "classes": len(classes), "classes_too_small": len(small),
+                   "cv_balanced_accuracy": None if accuracy is None else round(accuracy, 4),
                    "suspects_by_label": dict(Counter(f"{s.given} -> {s.suggested}" for s in suspects).most_common())}
         findings = self._suspect_findings(suspects, keep, found, data.source)
         findings += self._small_findings(small, found, p, data.source)
         thresholds = {"fail_fraction": p.fail_fraction, "folds": p.folds, "min_per_fold": p.min_per_fold}
+        if accuracy is not None and accuracy < informative(len(classes)):
+            return self.result(Status.PASS, f"labels not predictable from the text (cross-validated balanced accuracy "
+                               f"{accuracy:.2f} < {informative(len(classes)):.2f}): not judged", metrics,
+                               findings=findings, thresholds=thresholds)
         return self.result(*self._status(len(suspects), fraction, examined, small, len(classes), p),
                            metrics, findings=findings, thresholds=thresholds)
 

@@ -167,3 +167,11 @@ def test_kto_labels_are_not_classes() -> None:
     rows = [{"prompt": f"question {i}", "completion": f"answer {i}", "label": i % 2 == 0} for i in range(60)]
     result = run(rows, "label_quality")
     assert result.status.value == "skipped" and "kto" in result.summary
+
+
+def test_labels_the_text_cannot_predict_are_not_judged() -> None:
+    rng = np.random.default_rng(3)
+    rows = [dict(r, label=str(rng.choice(["a", "b", "c"]))) for r in corpus()]  # labels ignore the text
+    result = run(rows, "label_quality", fmt="classification")
+    assert result.status.value == "pass" and "not predictable" in result.summary
+    assert result.metrics["cv_balanced_accuracy"] < 0.67 and result.metrics["suspected_mislabeled"] == 0
