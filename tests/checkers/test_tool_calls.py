@@ -19,7 +19,7 @@ DRONE = DATA / "openai_cookbook" / "drone_training.jsonl"
 GLAIVE = DATA / "llama_factory" / "glaive_toolcall_en_demo.json"
 MISTRAL_IDS = r"^[A-Za-z0-9]{9}$"
 
-WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+WEATHER_PARAMS: dict[str, Any] = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
                   "required": ["city"]}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_PARAMS}}
 FLAT_TOOLS = json.dumps([{"name": "get_weather", "description": "Weather", "parameters": WEATHER_PARAMS}])
