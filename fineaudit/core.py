@@ -364,8 +364,9 @@ class Checker(Generic[P]):
     def section(cls, heading: str) -> str:
         """One paragraph of the docstring by its heading ("Why it matters", "Fix"), without it."""
         for paragraph in cls.documentation().split("\n\n"):
-            if paragraph.startswith(heading + ":"):
-                return " ".join(paragraph[len(heading) + 1:].split())
+            head, colon, body = paragraph.partition(":")
+            if colon and head.startswith(heading):  # "Why it matters for fine-tuning:" too
+                return " ".join(body.split())
         return ""
 
     @classmethod

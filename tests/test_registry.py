@@ -51,6 +51,7 @@ class LambdaChecker(Checker):
 class ImpostorChecker(ShoutingChecker):
     """Takes a name that is already taken."""
     name = "size"
+    codes = {"size.too_small": "the same code as the built-in"}
 
 class StrayCodeChecker(Checker):
     """Emits a code it never declared."""
