@@ -476,8 +476,10 @@ def test_multiarith_is_drawn_as_its_largest_templates() -> None:
 @pytest.mark.slow
 def test_preference_and_diversity_charts_in_chromium(browser: Any, tmp_path: Path) -> None:
     path, planted = planted_dpo(tmp_path)
-    pref = fineaudit.audit(str(path), only=["preference"])
-    div = fineaudit.audit(str(write_jsonl(tmp_path / "arith.jsonl", arithmetic_prompts())), only=["diversity"])
+    write_jsonl(tmp_path / "arith.jsonl", arithmetic_prompts())
+    # relative names, as a user in the data's folder would write them (the page is a docs screenshot)
+    pref = fineaudit.audit(os.path.relpath(path, tmp_path), only=["preference"])
+    div = fineaudit.audit("arith.jsonl", only=["diversity"])
     page = tmp_path / "report.html"
     page.write_text(render_html([pref, div]), encoding="utf-8")
     seen = open_page(browser, page)
