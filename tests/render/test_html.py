@@ -368,6 +368,7 @@ def test_preference_report_draws_lengths_and_shows_each_identical_pair(tmp_path:
     titles = [f"record {i} · {side} (identical)" for i in planted for side in ("chosen", "rejected")]
     assert all(t in page.pair_titles for t in titles), page.pair_titles[:6]
     near = next(f for f in result.findings if f.code == "preference.near_identical_pair")  # the demo's own, 43
+    assert near.detail is not None
     assert [p["title"] for p in near.detail["pair"]] == ["record 43 · chosen", "record 43 · rejected"]
     assert all(len(p["text"]) <= 2000 for f in result.findings if f.detail for p in f.detail["pair"])
     tells = page.chart("rows", "Side tells: phrase share by side")
@@ -377,12 +378,27 @@ def test_preference_report_draws_lengths_and_shows_each_identical_pair(tmp_path:
 def test_jsonl_pairs_are_titled_by_line(tmp_path: Path) -> None:
     rows = [{"prompt": f"Question {i} about the weather in town {i}?", "chosen": f"Sunny, {i} degrees and calm.",
              "rejected": f"Rain all day in town {i}, and {i * 3} mm of it."} for i in range(20)]
-    rows[4]["rejected"] = "QUESTION 4 about the weather in town 4?\n" + rows[4]["chosen"]
+    rows[4]["rejected"] = "Question 4 about the weather in town 4?\n" + rows[4]["chosen"]
     rows[9]["rejected"] = rows[9]["chosen"]
     report = fineaudit.audit(str(write_jsonl(tmp_path / "pairs.jsonl", rows)), only=["preference"])
-    detail = {f.code: f.detail for f in report.checks["preference"].findings}
+    detail = {f.code: f.detail or {} for f in report.checks["preference"].findings}
     assert detail["preference.identical_pair"]["pair"][0] == {"title": "line 10 · chosen", "text": rows[9]["chosen"]}
-    assert "line 10 · chosen (identical)" in page_of(report).pair_titles
+    assert [p["title"] for p in detail["preference.prompt_in_response"]["pair"]] == ["line 5 · chosen", "line 5 · rejected"]
+    titles = page_of(report).pair_titles
+    assert "line 10 · chosen (identical)" in titles and "line 5 · rejected" in titles
+
+
+def test_kto_answer_repeating_its_prompt_is_shown_beside_it(tmp_path: Path) -> None:
+    def kto(i: int, answer: str) -> dict[str, Any]:
+        return {"prompt": [{"role": "user", "content": f"Name a colour seen in flag number {i}."}],
+                "completion": [{"role": "assistant", "content": answer}], "label": i % 2 == 0}
+
+    repeated = "Name a colour seen in flag number 3. Blue."
+    rows = [kto(i, repeated if i == 3 else f"Red, like flag {i}.") for i in range(12)]
+    report = fineaudit.audit(str(write_jsonl(tmp_path / "kto.jsonl", rows)), only=["preference"])
+    (found,) = [f for f in report.checks["preference"].findings if f.code == "preference.prompt_in_response"]
+    assert found.detail == {"pair": [{"title": "line 4 · prompt", "text": "Name a colour seen in flag number 3."},
+                                     {"title": "line 4 · answer", "text": repeated}]}
 
 
 def test_side_tells_are_paired_bars_and_hostile_phrases_stay_text() -> None:
