@@ -100,7 +100,7 @@ def gate(data: Any, **kwargs: Any) -> Report:
 
 def _make_engine(name: str, cfg: Config, sink: Any, scheduler: str | None, client: Any) -> Engine:
     return make_engine(name, batch_size=cfg.batch_size, workers=cfg.workers or None, progress=sink,
-                       scheduler=scheduler, client=client)
+                       scheduler=scheduler, client=client, max_record_bytes=cfg.max_record_bytes)
 
 
 def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config,

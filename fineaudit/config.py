@@ -164,6 +164,8 @@ def parse_override(item: str) -> dict[str, Any]:
         return {parts[0]: value}
     if len(parts) != 2:
         raise ConfigError(f"--set {shown(item)}: expected CHECK.KEY=VALUE")
+    if parts[0] == "fields":  # --set fields.label=category, like [tool.fineaudit.fields]
+        return {"fields": {parts[1]: value}}
     return {"checks": {parts[0]: {parts[1]: value}}}
 
 

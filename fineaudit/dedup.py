@@ -117,11 +117,12 @@ def dedup_dataset(data: str, out: str, config: Config) -> str:
                          "glob or folder of them (not a datasets save_to_disk folder)", data)
     dest = Path(out)
     _refuse_to_overwrite(source, dest, out)
-    from fineaudit.engines.local import LocalEngine
+    from fineaudit.engines import make_engine
 
-    with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
-        layout = config.format if config.format != "auto" else source.detect_layout()
-        records = engine.load(source, layout, "train", config.label_field or None)
+    with make_engine("local", batch_size=config.batch_size, workers=config.workers or None,
+                     max_record_bytes=config.max_record_bytes) as engine:
+        layout = config.format if config.format != "auto" else source.detect_layout(options=config.read_options())
+        records = engine.load(source, layout, "train", config.read_options())
         todo = plan(records, config)
         dropped = todo.dropped
         total, info = len(records), records.info

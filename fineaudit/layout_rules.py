@@ -17,6 +17,8 @@ import fastjsonschema
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource
 
 from fineaudit.formats import (KNOWN_ROLES, LAYOUTS, Message, ReadOptions, as_text, chat_messages, column_of,
                                conversations, fields, mapped, message_list, preference_pair, schema, variant_of)
@@ -296,7 +298,12 @@ def _prompt_problem(problem: Problem, start: int, messages: Sequence[Message]) -
 
 @lru_cache(maxsize=4)
 def _output_validator(schema_text: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_text))
+    # $refs resolve inside the schema file only: a remote one is never fetched (it was, once per record)
+    return Draft202012Validator(json.loads(schema_text), registry=Registry(retrieve=_refuse_retrieval))  # type: ignore[call-arg]
+
+
+def _refuse_retrieval(uri: str) -> Resource[Any]:
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 def response_fields(obj: Any, layout: str, options: ReadOptions | None = None) -> Iterator[tuple[str, Any]]:

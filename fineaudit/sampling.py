@@ -95,13 +95,14 @@ def stratum_seed(seed: int, stratum: str) -> int:
 def sample_dataset(data: Any, count: int, *, seed: int = 0, config: Config | None = None,
                    as_jsonl: bool = False) -> str:
     """A stratified sample of `count` records of `data`, as Markdown (or the raw records as JSONL)."""
-    from fineaudit.engines.local import LocalEngine  # engines import formats/loaders, not the reverse
+    from fineaudit.engines import make_engine  # engines import formats/loaders, not the reverse
 
     config = config or Config()
     source = open_source(data, "data")
-    layout = config.format if config.format != "auto" else source.detect_layout()
-    with LocalEngine(batch_size=config.batch_size, workers=config.workers or None) as engine:
-        records = engine.load(source, layout, "train", config.label_field or None)
+    layout = config.format if config.format != "auto" else source.detect_layout(options=config.read_options())
+    with make_engine("local", batch_size=config.batch_size, workers=config.workers or None,
+                     max_record_bytes=config.max_record_bytes) as engine:
+        records = engine.load(source, layout, "train", config.read_options())
         parts = records.map_batches(strata_batch)
         index = [i for part in parts for i in part[0]]
         labels = [label for part in parts for label in part[1]]
