@@ -244,20 +244,25 @@ def pair_lengths_chart(metrics: Mapping[str, Any]) -> Chart | None:
     peak = max(max(s) for s in shares) or 1.0
     plot_h = height - bottom - top_pad
     bars, marks = [], []
+    labels = [_bin_label(edges, i, bins) for i in shown]
+    # ranges ("512–1023") wider than their slot overlap: then each bin is named by where it starts
+    short = max(len(t) for t in labels) * 6.5 > slot - 2
     for j, i in enumerate(shown):
-        label = _bin_label(edges, i, bins)
+        label = labels[j]
         for side in range(2):
             h = shares[side][j] / peak * plot_h
             bars.append(Bar(x=left + j * slot + 2 + side * (slot - 4) / 2, y=height - bottom - h,
                             w=max(1.0, (slot - 4) / 2 - 1), h=h, label=f"{sides[side]}, {label} words",
                             value=f"{shares[side][j]:.1%} ({_num(counts[side][i])})",
                             fill=(BLUE, ORANGE)[side]))
-        marks.append(_tick(left + j * slot + slot / 2, height - bottom + 14, label, "middle"))
+        tick = label.split("–")[0] + ("+" if label.endswith("+") else "") if short else label
+        marks.append(_tick(left + j * slot + slot / 2, height - bottom + 14, tick, "middle"))
     marks.append(_tick(left - 4, top_pad + 4, f"{peak:.0%}", "end"))
     marks.append({"type": "axis", "x1": left, "x2": width - 14, "y": height - bottom})
     marks += _legend(left, 14, sides)
     return Chart("bars", "Answer lengths by side", width, height, tuple(bars), tuple(marks),
-                 note=f"share of each side's answers per length bin (words); {sides[0]} {_num(sum(counts[0]))}, "
+                 note=f"share of each side's answers per length bin (words{', from the number shown to the next' if short else ''}); "
+                      f"{sides[0]} {_num(sum(counts[0]))}, "
                       f"{sides[1]} {_num(sum(counts[1]))} answers")
 
 

@@ -510,3 +510,15 @@ def test_preference_and_diversity_charts_in_chromium(browser: Any, tmp_path: Pat
     assert sides >= 2 * len(planted)
     if os.environ.get("FINEAUDIT_SCREENSHOT_DIR"):
         browser.save_screenshot(str(Path(os.environ["FINEAUDIT_SCREENSHOT_DIR"]) / "report-preference.png"))
+
+
+@pytest.mark.parametrize("used", [3, 8, 14])
+def test_length_bin_names_fit_their_slots(used: int) -> None:
+    edges = [0] + [2 ** k for k in range(13)]  # preference's bins: 0, 1, 2-3, ... 4096+
+    counts = [5 if i < used else 0 for i in range(len(edges))]
+    (chart,) = charts_for(check("preference", metrics={"length_histogram": {"edges": edges, "chosen": counts,
+                                                                            "rejected": counts}}))
+    ticks = sorted((m["x"], m["text"]) for m in chart.marks if m["type"] == "text" and m["anchor"] == "middle")
+    assert len(ticks) == used
+    for (x1, a), (x2, b) in zip(ticks, ticks[1:]):
+        assert (len(a) + len(b)) / 2 * 6.5 < x2 - x1, (a, b)  # 11px labels: about 6.5px a character
