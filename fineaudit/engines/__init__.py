@@ -29,18 +29,20 @@ def require_picklable(fn: Any, method: str) -> None:
 def make_engine(name: str, *, batch_size: int, workers: int | None = None, progress: ProgressSink | None = None,
                 scheduler: str | None = None, client: Any = None, max_record_bytes: int | None = None) -> Engine:
     """The engine called `name`; a context manager that cleans up what it started."""
-    limit = {"max_record_bytes": max_record_bytes} if max_record_bytes else {}
+    from fineaudit.loaders import MAX_RECORD_BYTES
+
+    limit = max_record_bytes or MAX_RECORD_BYTES
     if name == "local":
         from fineaudit.engines.local import LocalEngine
 
-        return LocalEngine(batch_size=batch_size, workers=workers, progress=progress, **limit)
+        return LocalEngine(batch_size=batch_size, workers=workers, progress=progress, max_record_bytes=limit)
     if name == "dask":
         try:
             from fineaudit.engines.dask import DaskEngine
         except ImportError as exc:
             raise ConfigError(f"--engine dask needs Dask: pip install 'fineaudit[dask]' ({exc})") from None
         return DaskEngine(batch_size=batch_size, progress=progress, scheduler=scheduler, client=client,
-                          workers=workers, **limit)
+                          workers=workers, max_record_bytes=limit)
     raise ConfigError(f"unknown engine {name!r}; valid engines: {', '.join(ENGINES)}")
 
 
