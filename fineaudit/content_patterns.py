@@ -27,28 +27,29 @@ class SecretPattern:
     anchors: tuple[str, ...]  # lower-cased substrings, one of which every match contains
     regex: re.Pattern[str]
     needs_digit: bool = False  # real tokens mix digits in; hyphenated words do not
+    char: str = ""  # a character every match holds (case as matched): one memchr-fast test skips the anchors
 
 
 _B = r"(?<![A-Za-z0-9_\-])"  # no token character before: 'task-force' holds no 'sk-' key
 SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern("content.openai_key", ("sk-",),
-                  re.compile(_B + r"sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_\-]{20,}"), True),
+                  re.compile(_B + r"sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_\-]{20,}"), True, "-"),
     SecretPattern("content.aws_key", ("akia", "asia"),
-                  re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
+                  re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"), char="A"),
     SecretPattern("content.github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-                  re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})")),
+                  re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})"), char="_"),
     SecretPattern("content.slack_token", ("xox", "xapp-"),
-                  re.compile(_B + r"(?:xox[abposr]|xapp)-[A-Za-z0-9\-]{10,}"), True),
+                  re.compile(_B + r"(?:xox[abposr]|xapp)-[A-Za-z0-9\-]{10,}"), True, "-"),
     SecretPattern("content.huggingface_token", ("hf_",),
-                  re.compile(_B + r"hf_[A-Za-z0-9]{30,}")),
+                  re.compile(_B + r"hf_[A-Za-z0-9]{30,}"), char="_"),
     SecretPattern("content.stripe_key", ("_live_", "_test_"),
-                  re.compile(_B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}"), True),
+                  re.compile(_B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}"), True, "_"),
     SecretPattern("content.google_api_key", ("aiza",),
-                  re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}")),
+                  re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}"), char="A"),
     SecretPattern("content.private_key", ("private key",),
-                  re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
+                  re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), char="-"),
     SecretPattern("content.jwt", ("eyj",),
-                  re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+                  re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), char="."),
 )
 # a value assigned to a credential-like name (AWS_SECRET_ACCESS_KEY=, "db_password": "...",
 # Authorization: Bearer ...): judged by its entropy, not its shape
@@ -86,7 +87,8 @@ _REFUSAL = re.compile(
     r"(?:assist|help|fulfill|comply|provide|create|generate|engage|do that)|"
     r"i(?:'m| am) sorry, (?:but|i can't|i cannot)|"
     r"i apologi[sz]e, but|i must decline|i won't be able to")
-_BOILERPLATE_ANCHORS = ("as an ai", "language model", "an ai", "have personal", "opinions",
+# "as an ai" is not among them: "an ai" finds every text it would
+_BOILERPLATE_ANCHORS = ("language model", "an ai", "have personal", "opinions",
                         "knowledge cutoff", "training data", "real-time")
 _REFUSAL_ANCHORS = ("cannot", "can't", "unable", "not able", "sorry", "apologi", "decline", "won't be")
 
@@ -122,17 +124,26 @@ def entropy(value: str) -> float:
     return -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
 
 
+_SECRET_CHARS = "".join(sorted({pattern.char for pattern in SECRET_PATTERNS}))
+
+
 def find_secrets(text: str, lower: str) -> Iterator[Hit]:
-    for pattern in SECRET_PATTERNS:
-        if any(a in lower for a in pattern.anchors):
-            for m in pattern.regex.finditer(text):
-                if not pattern.needs_digit or any(ch.isdigit() for ch in m.group()):
-                    yield pattern.code, m.group()
-    if any(a in lower for a in _CREDENTIAL_ANCHORS):
+    # four single-character scans (memchr) stand in for the 17 anchor scans of the patterns
+    # whose character is absent, which is most patterns of most prose
+    present = [c for c in _SECRET_CHARS if c in text]
+    if present:
+        for pattern in SECRET_PATTERNS:
+            if pattern.char in present and any(a in lower for a in pattern.anchors):
+                for m in pattern.regex.finditer(text):
+                    if not pattern.needs_digit or any(ch.isdigit() for ch in m.group()):
+                        yield pattern.code, m.group()
+    # an assignment needs ':' or '=', a bearer token the word: both before the six anchor scans
+    if (":" in text or "=" in text) and any(a in lower for a in _CREDENTIAL_ANCHORS):
         for m in _CREDENTIAL.finditer(text):
             value = m.group(1) or m.group(2) or m.group(3)
             if _looks_random(value) and not _looks_like_path(value):
                 yield "content.credential", value
+    if "bearer" in lower:
         for m in _BEARER.finditer(text):
             if _looks_random(m.group(1)):
                 yield "content.credential", m.group(1)
@@ -173,7 +184,7 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
         for m in _EMAIL.finditer(text):
             if m.group(1).lower() not in _FILE_SUFFIX_TLDS and not _is_repository_address(text, m):
                 yield "content.email", m.group()
-    if _ANY_DIGIT.search(text) is None:  # a C-speed scan; a Python loop over characters dominated
+    if not has_digit(text):
         return
     for m in _CARD.finditer(text):
         if _is_card(m.group()):
@@ -190,6 +201,15 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
         for match in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
             if _written_as_phone(match.raw_string) and not _is_card(match.raw_string):
                 yield "content.phone", match.raw_string
+
+
+def has_digit(text: str) -> bool:
+    """What `\\d` finds: in ASCII text (nearly all; `isascii` is O(1)) ten memchr scans, 3x
+    faster than the regex; elsewhere the regex, which also knows the other scripts' digits."""
+    if text.isascii():
+        return "0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text \
+            or "6" in text or "7" in text or "8" in text or "9" in text
+    return _ANY_DIGIT.search(text) is not None
 
 
 def _is_repository_address(text: str, m: re.Match[str]) -> bool:
@@ -240,10 +260,25 @@ class PhrasePattern:
     language: str
     anchors: tuple[str, ...]  # lower-cased
     regex: re.Pattern[str]  # run on the lower-cased text, apostrophes straightened
+    # cheap gates tested before the anchors: every match holds a non-ASCII character (CJK,
+    # Cyrillic: `isascii` is O(1)), and one of `needs` (the words every alternative spells out;
+    # an anchor such as "ai" or "ia" sits inside many English words, and these regexes start
+    # with \b, which no prefix scan speeds up)
+    non_ascii: bool = False
+    needs: tuple[str, ...] = ()
+
+    def may_match(self, straight: str) -> bool:
+        if self.non_ascii and straight.isascii():
+            return False
+        if self.needs and not any(n in straight for n in self.needs):
+            return False
+        return any(a in straight for a in self.anchors)
 
 
-def _phrase(code: str, language: str, anchors: str, regex: str) -> PhrasePattern:
-    return PhrasePattern(code, language, tuple(anchors.split("|")), re.compile(regex))
+def _phrase(code: str, language: str, anchors: str, regex: str, needs: str = "") -> PhrasePattern:
+    non_ascii = language in ("zh", "ja", "ru")  # every alternative of theirs spells a CJK or Cyrillic word
+    return PhrasePattern(code, language, tuple(anchors.split("|")), re.compile(regex), non_ascii,
+                         tuple(needs.split("|")) if needs else ())
 
 
 _D, _R = "content.ai_disclaimer", "content.refusal"
@@ -262,21 +297,24 @@ MULTILINGUAL_BOILERPLATE: tuple[PhrasePattern, ...] = (
     _phrase(_D, "es", "modelo de lenguaje|inteligencia artificial|ia|opiniones|sentimientos",
             r"\b(?:como|soy) (?:un |una )?(?:modelo de lenguaje|inteligencia artificial|asistente de ia)\b"
             r"(?! (?:generativa|para|en|de la))|\b(?:como|soy) (?:una ia\b|ia,)"
-            r"|\bno tengo (?:opiniones|sentimientos|emociones|creencias)(?: personales)?"),
+            r"|\bno tengo (?:opiniones|sentimientos|emociones|creencias)(?: personales)?",
+            "como |soy |no tengo "),
     _phrase(_R, "es", "no puedo",
             r"\blo siento,? (?:pero )?no puedo|\bno puedo (?:ayudar|ayudarte|ayudarle|proporcionar|cumplir|"
             r"hacer eso|crear|generar|brindar)"),
     _phrase(_D, "de", "ki|sprachmodell|künstliche intelligenz|meinungen|gefühle",
             r"\b(?:als|bin ich|ich bin) (?:ein |eine )?(?:ki-sprachmodell|ki-assistent|ki-modell|sprachmodell|"
             r"künstliche intelligenz|ki)\b(?=[ ,.]+(?:habe|bin|kann|verfüge|ich|nicht|und|,|\.))"
-            r"|\bich habe keine (?:persönlichen )?(?:meinungen|gefühle|emotionen|überzeugungen)"),
+            r"|\bich habe keine (?:persönlichen )?(?:meinungen|gefühle|emotionen|überzeugungen)",
+            "als |bin ich |ich bin |ich habe keine "),
     _phrase(_R, "de", "kann ich nicht|kann nicht|tut mir leid",
             r"\bes tut mir leid,? aber ich kann|\bich kann (?:ihnen |dir )?(?:dabei |damit )?nicht "
             r"(?:helfen|behilflich|weiterhelfen)|\bdas kann ich nicht (?:tun|machen)"),
     _phrase(_D, "fr", "intelligence artificielle|modèle de langage|ia|opinions|sentiments",
             r"\ben tant qu'(?:intelligence artificielle|ia|assistant|modèle)|\ben tant que (?:modèle de langage|"
             r"assistant)|\bje suis (?:une? )?(?:intelligence artificielle|ia|modèle de langage)\b"
-            r"|\bje n'ai pas d'(?:opinions|sentiments|émotions)(?: personnel)?"),
+            r"|\bje n'ai pas d'(?:opinions|sentiments|émotions)(?: personnel)?",
+            "en tant qu|je suis |je n'ai pas d'"),
     _phrase(_R, "fr", "ne peux pas|désolé|pas en mesure",
             r"\bje ne peux pas (?:vous |t')?(?:aider|fournir|répondre|faire cela|générer|créer)"
             r"|\b(?:je suis )?désolée?,? (?:mais )?je ne peux pas|\bje ne suis pas en mesure de"),
@@ -294,7 +332,8 @@ MULTILINGUAL_BOILERPLATE: tuple[PhrasePattern, ...] = (
             r"ответить|создать)"),
     _phrase(_D, "pt", "modelo de linguagem|inteligência artificial|ia|opiniões|sentimentos",
             r"\b(?:como|sou) (?:um |uma )?(?:modelo de linguagem|inteligência artificial|assistente de ia)\b"
-            r"(?! (?:generativa|para|em|de))|\b(?:como|sou) (?:uma ia\b|ia,)|\bnão tenho (?:opiniões|sentimentos|emoções|crenças)(?: pessoais)?"),
+            r"(?! (?:generativa|para|em|de))|\b(?:como|sou) (?:uma ia\b|ia,)|\bnão tenho (?:opiniões|sentimentos|emoções|crenças)(?: pessoais)?",
+            "como |sou |não tenho "),
     _phrase(_R, "pt", "não posso",
             r"\b(?:desculpe|lamento),? (?:mas )?não posso|\bnão posso (?:ajudar|fornecer|cumprir|fazer isso|"
             r"criar|gerar)"),
@@ -313,7 +352,7 @@ def find_boilerplate(text: str, lower: str) -> Iterator[Hit]:
             found.add("content.refusal")
             yield "content.refusal", m.group()
     for pattern in MULTILINGUAL_BOILERPLATE:  # anchors first: nearly every text skips the regex
-        if pattern.code not in found and any(a in straight for a in pattern.anchors):
+        if pattern.code not in found and pattern.may_match(straight):
             if m := pattern.regex.search(straight):
                 found.add(pattern.code)
                 yield pattern.code, m.group()
@@ -398,9 +437,9 @@ def _unspaced_loop(stripped: str, min_repeats: int) -> str | None:
     return None
 
 
-def repeated_unit(text: str, min_words: int, max_distinct_ratio: float) -> str | None:
-    """The phrase a degenerate response repeats, or None for a normal one."""
-    words = _WORD.findall(text.lower())  # \w\w+: a melody "C D D D" is not a loop
+def repeated_unit(text: str, min_words: int, max_distinct_ratio: float, lower: str | None = None) -> str | None:
+    """The phrase a degenerate response repeats, or None for a normal one (`lower`: text.lower(), when known)."""
+    words = _WORD.findall(text.lower() if lower is None else lower)  # \w\w+: a melody "C D D D" is not a loop
     if len(words) < min_words:  # unspaced loops ('hahaha...', CJK) have few words: their period shows it
         return _unspaced_loop(text.strip(), min_words)
     if len(set(words)) > 0.5 * len(words):  # cheap test first

@@ -98,11 +98,13 @@ def text_fields(obj: Any, layout: str, options: ReadOptions | None = None) -> It
     parts = fields(obj, layout, options)
     for part in parts:
         yield part.path, _ROLE.get(part.role, "other"), part.text
-    covered = {re.split(r"[.\[]", part.path, maxsplit=1)[0] for part in parts}
+    covered = {_TOP_KEY.split(part.path, maxsplit=1)[0] for part in parts}
     for key, value in obj.items():
         if isinstance(value, str) and key not in covered:
             yield key, "other", value
 
+
+_TOP_KEY = re.compile(r"[.\[]")  # compiled once: re's cache lookup cost more than the split
 
 # what each part is to the content rules: answers get the response-only detectors
 _ROLE = {"system": "system", "prompt": "prompt", "response": "response", "chosen": "response",
@@ -124,7 +126,7 @@ def scan_text(text: str, role: str, p: ContentParams) -> Iterator[tuple[str, str
     yield from find_placeholders(text)
     if role == "response":
         yield from find_boilerplate(text, lower)
-        if unit := repeated_unit(text, p.repetition_min_words, p.repetition_max_distinct):
+        if unit := repeated_unit(text, p.repetition_min_words, p.repetition_max_distinct, lower):
             yield "content.repetition", unit
 
 
