@@ -7,7 +7,6 @@ import random
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -207,15 +206,8 @@ def test_sample_report_in_chromium(browser: Any, tmp_path: Path, monkeypatch: py
 # --------------------------------------------------------------------------- pairs side by side
 
 
-@dataclass(frozen=True)
-class PairFinding(Finding):
-    """A finding with the optional `detail` the renderer reads (until core.Finding carries it)."""
-
-    detail: dict[str, Any] | None = None
-
-
 def pair_report(a: str, b: str) -> Report:
-    found = PairFinding("near_duplicates.cluster", "2 near-duplicate records", (12, 31), line=13,
+    found = Finding("near_duplicates.cluster", "2 near-duplicate records", (12, 31), line=13,
                         detail={"pair": [{"title": "line 13", "text": a}, {"title": "line 32", "text": b}]})
     result = check("near_duplicates", Status.WARN, findings=(found,))
     return Report(DatasetInfo("d.jsonl", 40, "chat", None), {result.name: result}, "pass", 90.0)
