@@ -208,7 +208,7 @@ def test_sample_report_in_chromium(browser: Any, tmp_path: Path, monkeypatch: py
 
 def pair_report(a: str, b: str) -> Report:
     found = Finding("near_duplicates.cluster", "2 near-duplicate records", (12, 31), line=13,
-                        detail={"pair": [{"title": "line 13", "text": a}, {"title": "line 32", "text": b}]})
+                    detail={"pair": [{"title": "line 13", "text": a}, {"title": "line 32", "text": b}]})
     result = check("near_duplicates", Status.WARN, findings=(found,))
     return Report(DatasetInfo("d.jsonl", 40, "chat", None), {result.name: result}, "pass", 90.0)
 
@@ -219,6 +219,11 @@ def test_pair_side_by_side_marks_only_the_differences() -> None:
     assert html.count('class="side"') == 2 and "line 13" in html and "line 32" in html
     assert "<mark>today.</mark>" in html and "<mark>now.</mark>" in html
     assert "<mark>Explain" not in html  # the shared words stay unmarked
+
+
+def test_pair_differing_only_in_case_and_spacing_has_no_marks() -> None:
+    html = render_html([pair_report("Explain why Copyright law matters.", "EXPLAIN why copyright  law\nmatters.")])
+    assert "<mark>" not in html and html.count("(identical but for case and spacing)") == 2
 
 
 def test_pair_text_is_escaped() -> None:
