@@ -280,7 +280,7 @@ def embed(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None
     cached = sum(1 for k in keys if k in found)
     missing = list(dict.fromkeys(k for k in keys if k not in found))
     if missing:
-        first_text = {}
+        first_text: dict[bytes, str] = {}
         for k, t in zip(keys, texts):
             first_text.setdefault(k, t)
         todo = [first_text[k] for k in missing]

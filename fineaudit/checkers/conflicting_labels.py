@@ -86,9 +86,9 @@ def input_groups(data: Records, p: ConflictingLabelsParams, seed: int, near: boo
     """Groups of records with the same normalized prompt, and near-identical ones (if `near`)."""
     groups = exact_groups_by(data, "prompt", p.normalization, desc="conflicting labels")
     if near:
-        near = NearDuplicatesParams(threshold=p.near_threshold, scope="prompt", nfkc=p.nfkc, casefold=p.casefold)
+        similar = NearDuplicatesParams(threshold=p.near_threshold, scope="prompt", nfkc=p.nfkc, casefold=p.casefold)
         seen = {tuple(g) for g in groups}
-        groups += [list(c.members) for c in near_clusters(data, near, seed) if c.members not in seen]
+        groups += [list(c.members) for c in near_clusters(data, similar, seed) if c.members not in seen]
         groups.sort(key=lambda g: g[0])
     return groups
 
@@ -123,7 +123,7 @@ def response_conflict(members: list[int], answers: dict[int, Answer], below: flo
     return f"responses as different as Jaccard {lowest:.2f}" if lowest < below else None
 
 
-class ConflictingLabelsChecker(Checker):
+class ConflictingLabelsChecker(Checker[ConflictingLabelsParams]):
     """The same input with different labels (classification) or materially different answers.
 
     Inputs are the same when they are equal after Unicode NFKC, case, punctuation and spacing
@@ -147,7 +147,7 @@ class ConflictingLabelsChecker(Checker):
              "conflicting_labels.response": "the same normalized prompt with materially different responses"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: ConflictingLabelsParams = ctx.params
+        p = self.params(ctx)
         by_label = ctx.format == "classification"
         # a near-identical prompt may rightly get another answer ("factorial of 5" vs "of 6"),
         # but not another label: near inputs are compared for labels only

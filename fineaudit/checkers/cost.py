@@ -155,7 +155,7 @@ def _per_token_cost(total: int, p: CostParams) -> float | None:
     return round(total / 1e6 * p.price_per_million_tokens, 2) if p.price_per_million_tokens else None
 
 
-class CostChecker(Checker):
+class CostChecker(Checker[CostParams]):
     """What one training run will bill: tokens per epoch (each example capped at
     max_tokens_per_example), the epochs (OpenAI's rule by default), the total, and the cost at
     the price you give (per million tokens, or GPU-hours from the model size); never fetches a price.
@@ -177,7 +177,7 @@ class CostChecker(Checker):
              "cost.no_price": "a budget is set but no price, so the cost cannot be checked against it"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: CostParams = ctx.params
+        p = self.params(ctx)
         tokens = training_tokens(data, ctx, p)
         validation = 0
         if p.validation_tokens and p.preset != "openai-cookbook" and ctx.eval is not None:

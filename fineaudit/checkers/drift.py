@@ -119,7 +119,7 @@ def _cluster_finding(cluster: stats.Cluster, number: int, prod: Side, positions:
                    records=tuple(prod.records[i].index for i in typical[:TYPICAL]))
 
 
-class DriftChecker(Checker):
+class DriftChecker(Checker[DriftParams]):
     """Compares the training prompts with a sample of production inputs: whether, how much,
     and where they differ (domain-classifier AUC with a permutation test, coverage, topics
     production asks about that training never shows, length and vocabulary shift).
@@ -142,7 +142,7 @@ class DriftChecker(Checker):
              "drift.too_few": "too few non-empty prompts on one side to test"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: DriftParams = ctx.params
+        p = self.params(ctx)
         assert ctx.production is not None
         train, prod = _prompts(data, p.sample_size, ctx.seed), _prompts(ctx.production, p.sample_size, ctx.seed)
         thresholds = {"fail_auc": p.fail_auc, "warn_auc": p.warn_auc, "alpha": p.alpha,

@@ -118,7 +118,7 @@ def _clip(text: str, n: int = 80) -> str:
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 
-class EvalSplitChecker(Checker):
+class EvalSplitChecker(Checker[EvalSplitParams]):
     """Whether a held-out eval set exists and what it can show: the 95% confidence half-width
     and the smallest accuracy change it can detect for its size, duplicates inside it, label
     and length distributions against training, and eval prompts built from training's templates.
@@ -147,7 +147,7 @@ class EvalSplitChecker(Checker):
              "eval_split.template": "an eval prompt whose skeleton (slots masked) occurs in training"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: EvalSplitParams = ctx.params
+        p = self.params(ctx)
         thresholds = {"max_detectable_difference": p.max_detectable_difference, "confidence": p.confidence,
                       "power": p.power, "max_length_ks": p.max_length_ks, "max_label_js": p.max_label_js}
         if ctx.eval is None:

@@ -7,7 +7,7 @@ from fineaudit.duplicate_groups import ExactDuplicatesParams, exact_groups, exce
 __all__ = ["ExactDuplicatesChecker", "ExactDuplicatesParams"]
 
 
-class ExactDuplicatesChecker(Checker):
+class ExactDuplicatesChecker(Checker[ExactDuplicatesParams]):
     """Records whose text is identical after normalization (Unicode NFKC, case, whitespace).
 
     Why it matters: a repeated example is trained on several times per epoch, so the model
@@ -24,7 +24,7 @@ class ExactDuplicatesChecker(Checker):
     codes = {"exact_duplicates.group": "records identical after normalization (one finding per group)"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: ExactDuplicatesParams = ctx.params
+        p = self.params(ctx)
         groups = exact_groups(data, p, desc="exact duplicates")
         dropped = sum(len(g) - 1 for g in groups)
         fraction = dropped / len(data) if len(data) else 0.0

@@ -157,7 +157,7 @@ def tally_batch(layout: str, batch: RecordBatch) -> FormatTally:
     return tally
 
 
-class FormatChecker(Checker):
+class FormatChecker(Checker[FormatParams]):
     """Validates every record against its layout's JSON Schema and the chat rules of training APIs.
 
     Why it matters: a record that does not parse is silently dropped by most trainers, or
@@ -198,7 +198,7 @@ class FormatChecker(Checker):
     }
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: FormatParams = ctx.params
+        p = self.params(ctx)
         tally = FormatTally()
         for part in data.map_batches(partial(tally_batch, ctx.format), desc="validating format"):
             tally.add(part)

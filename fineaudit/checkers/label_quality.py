@@ -104,7 +104,7 @@ def informative(classes: int) -> float:
     return (1.0 + 1.0 / classes) / 2.0
 
 
-class LabelQualityChecker(Checker):
+class LabelQualityChecker(Checker[LabelQualityParams]):
     """Records whose label is likely wrong: a classifier trained by cross-validation on the other
     records confidently predicts another label (confident learning, pruned by noise rate).
 
@@ -137,7 +137,7 @@ class LabelQualityChecker(Checker):
     }
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: LabelQualityParams = ctx.params
+        p = self.params(ctx)
         if ctx.format == "kto" and not ctx.options.label:
             # KTO's true/false judges whether an answer is desirable: a text classifier of the
             # record cannot second-guess that, and would flag noise

@@ -192,7 +192,7 @@ def semantic_leaks(train: Records, held: Records, p: LeakageParams, ctx: AuditCo
     return out, sampled
 
 
-class LeakageChecker(Checker):
+class LeakageChecker(Checker[LeakageParams]):
     """Eval records that are exact or near duplicates of training records, eval prompts found
     inside training records (exact, a shared word 13-gram, one of three 50-character substrings,
     or contained whole), and, as warnings, eval prompts that paraphrase training prompts.
@@ -222,7 +222,7 @@ class LeakageChecker(Checker):
                                  "similarity): both texts shown for review"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: LeakageParams = ctx.params
+        p = self.params(ctx)
         held = ctx.eval
         if held is None:
             return self.skipped("needs --eval")

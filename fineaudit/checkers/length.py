@@ -147,7 +147,7 @@ def outlier_positions(total: np.ndarray, k: float) -> np.ndarray:
 _BLOCKING_FIRST = ("length.empty_response", "length.over_max_length", "length.near_empty_response")
 
 
-class LengthChecker(Checker):
+class LengthChecker(Checker[LengthParams]):
     """Counts tokens per record (prompt, response, whole record with chat-template overhead)
     with your tokenizer, against your context length; with --production, checks that training
     covers the prompt lengths production sends.
@@ -173,7 +173,7 @@ class LengthChecker(Checker):
     }
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: LengthParams = ctx.params
+        p = self.params(ctx)
         fn = partial(measure_batch, p.tokenizer, ctx.format, p.tokens_per_message,
                      p.tokens_per_record, p.max_length, p.near_empty_tokens,
                      ctx.format not in ("classification", "text"), options=ctx.options)

@@ -9,7 +9,7 @@ from fineaudit.minhash import Cluster
 __all__ = ["NearDuplicatesChecker", "NearDuplicatesParams"]
 
 
-class NearDuplicatesChecker(Checker):
+class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
     """Records whose word n-grams mostly overlap (MinHash/LSH, every pair verified exactly).
 
     Why it matters: paraphrased or lightly edited copies (templated generations, re-scraped
@@ -27,7 +27,7 @@ class NearDuplicatesChecker(Checker):
                                         "or above the threshold (one finding per cluster)"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: NearDuplicatesParams = ctx.params
+        p = self.params(ctx)
         lsh = p.lsh(ctx.seed)
         clusters, excerpts = near_clusters_with_excerpts(data, p, ctx.seed)
         dropped = sum(len(c.members) - 1 for c in clusters)

@@ -453,7 +453,7 @@ MESSAGES = {
 }
 
 
-class PreferenceChecker(Checker):
+class PreferenceChecker(Checker[PreferenceParams]):
     """Checks preference pairs (DPO, ORPO) and KTO answers: identical, near-identical and empty
     sides, length bias, phrases that tell the sides apart, prompts repeated in answers, implicit
     prompts that hide a divergence, contradictory and tied or inverted pairs, and KTO's balance.
@@ -490,7 +490,7 @@ class PreferenceChecker(Checker):
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         if ctx.format not in ("preference", "kto"):
             return self.skipped("not preference data (layout preference or kto)")
-        p: PreferenceParams = ctx.params
+        p = self.params(ctx)
         settings = Settings(ctx.format, ctx.options, p.near_threshold, p.ngram, p.min_prompt_words)
         tally = Tally()
         for part in data.map_batches(partial(tally_batch, settings), desc="preference pairs"):

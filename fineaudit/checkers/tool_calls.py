@@ -388,7 +388,7 @@ def audit_batch(layout: str, options: ReadOptions, rules: Rules, batch: RecordBa
 # --------------------------------------------------------------------------- the check
 
 
-class ToolCallsChecker(Checker):
+class ToolCallsChecker(Checker[ToolCallsParams]):
     """Checks function-calling data (OpenAI `tools` / `tool_calls` / `tool` turns, ShareGPT
     `function_call` / `observation` turns with a `tools` JSON string): every declaration is
     JSON with valid parameter schemas, every call names a declared tool with JSON-object
@@ -429,7 +429,7 @@ class ToolCallsChecker(Checker):
     }
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
-        p: ToolCallsParams = ctx.params
+        p = self.params(ctx)
         fn = partial(audit_batch, ctx.format, ctx.options, Rules(p.arguments_as, p.id_pattern))
         tally = ToolTally()
         for part in data.map_batches(fn, desc="checking tool calls"):
