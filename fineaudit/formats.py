@@ -11,6 +11,7 @@ Adding a layout or a response key changes this module (and a schema in `schemas/
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -269,6 +270,42 @@ def declared_tools(obj: Any) -> tuple[Any, str] | None:
     if isinstance(inner, dict) and "tools" in inner:
         return inner["tools"], "input.tools"
     return None
+
+
+def parallel_tool_calls(obj: Any) -> Any:
+    """The record's `parallel_tool_calls` (OpenAI; `input.parallel_tool_calls` in DPO records), or None."""
+    if not isinstance(obj, dict):
+        return None
+    if "parallel_tool_calls" in obj:
+        return obj["parallel_tool_calls"]
+    inner = obj.get("input")
+    return inner.get("parallel_tool_calls") if isinstance(inner, dict) else None
+
+
+# the score columns preference sets carry, chosen's first (UltraFeedback-style ratings, rewards)
+SCORE_KEYS = (("score_chosen", "score_rejected"), ("chosen_score", "rejected_score"),
+              ("chosen_rating", "rejected_rating"), ("rating_chosen", "rating_rejected"),
+              ("chosen_reward", "rejected_reward"), ("reward_chosen", "reward_rejected"))
+
+
+def preference_scores(obj: Any) -> tuple[float | None, float | None]:
+    """(chosen score, rejected score) of a record that carries them, else (None, None)."""
+    if not isinstance(obj, dict):
+        return None, None
+    for chosen_key, rejected_key in SCORE_KEYS:
+        if chosen_key in obj and rejected_key in obj:
+            return _number(obj[chosen_key]), _number(obj[rejected_key])
+    return None, None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 # --------------------------------------------------------------------------- conversations
@@ -608,4 +645,4 @@ def build_batch(items: Sequence[RawItem], first_index: int, layout: str, source:
 __all__ = ["FORMAT_CHOICES", "LAYOUTS", "LABEL_KEYS", "FIELD_ROLES", "PART_ROLES", "Message", "Pair", "Part",
            "RawItem", "ReadOptions", "UnknownLayout", "View", "as_text", "build_batch", "chat_messages",
            "conversations", "declared_tools", "detect_layout", "fields", "layout_of", "mapped",
-           "message_list", "preference_pair", "variant_of", "view_of"]
+           "message_list", "parallel_tool_calls", "preference_pair", "preference_scores", "variant_of", "view_of"]

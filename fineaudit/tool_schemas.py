@@ -63,18 +63,6 @@ def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parallel_tool_calls(obj: Any) -> Any:
-    """The record's `parallel_tool_calls` (OpenAI; `input.parallel_tool_calls` in DPO records), or None.
-
-    Belongs in formats.py beside `declared_tools` (the one module that reads layout keys)."""
-    if not isinstance(obj, dict):
-        return None
-    if "parallel_tool_calls" in obj:
-        return obj["parallel_tool_calls"]
-    inner = obj.get("input")
-    return inner.get("parallel_tool_calls") if isinstance(inner, dict) else None
-
-
 # --------------------------------------------------------------------------- validators
 
 def _path(parts: Any) -> str:
@@ -274,4 +262,4 @@ def _with_parameters(fn: dict[str, Any], at: str) -> tuple[Tool | None, list[Pro
 
 
 __all__ = ["ArgumentsValidator", "EMPTY", "Problem", "Tool", "ToolSet", "compile_tools", "excerpt",
-           "loads_json", "parallel_tool_calls"]
+           "loads_json"]

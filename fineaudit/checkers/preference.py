@@ -29,9 +29,6 @@ PAIR_CODES = ("identical_pair", "near_identical_pair", "prompt_in_response")
 # length histogram bins (words): 0, 1, 2-3, 4-7, ... 4096+; fixed edges so tallies add up
 HIST_EDGES = [0] + [2 ** k for k in range(13)]
 # score columns of preference sets (UltraFeedback, HelpSteer, Nectar...): (chosen key, rejected key)
-SCORE_KEYS = (("score_chosen", "score_rejected"), ("chosen_score", "rejected_score"),
-              ("chosen_rating", "rejected_rating"), ("rating_chosen", "rating_rejected"),
-              ("chosen_reward", "rejected_reward"), ("reward_chosen", "reward_rejected"))
 # TRL (KTOConfig): desirable_weight * desirable : undesirable_weight * undesirable in [1, 4/3]
 KTO_RATIO = (1.0, 4 / 3)
 PUNCTUATION = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
@@ -79,28 +76,6 @@ class PreferenceParams:
                      "tell_min_difference", "max_tie_fraction", "max_inverted_fraction"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be finite")
-
-
-def preference_scores(obj: Any) -> tuple[float | None, float | None]:
-    """(chosen score, rejected score) of a record that carries them, else (None, None).
-
-    Belongs in formats.py (layout knowledge); kept here until it moves."""
-    if not isinstance(obj, dict):
-        return None, None
-    for chosen_key, rejected_key in SCORE_KEYS:
-        if chosen_key in obj and rejected_key in obj:
-            return _number(obj[chosen_key]), _number(obj[rejected_key])
-    return None, None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 # --------------------------------------------------------------------------- per batch
@@ -220,7 +195,7 @@ class Row(NamedTuple):
 # keys that make a record worth parsing: an implicit prompt has none of the first, and scores
 # carry one of the second (one regex scan each costs far less than json.loads)
 EXPLICIT_KEY = re.compile(r'"(?:prompt|conversations|input)"\s*:')
-SCORE_KEY = re.compile("|".join(f'"{key}"' for pair in SCORE_KEYS for key in pair))
+SCORE_KEY = re.compile("|".join(f'"{key}"' for pair in formats.SCORE_KEYS for key in pair))
 
 
 def tally_batch(s: Settings, batch: RecordBatch) -> Tally:
@@ -335,7 +310,7 @@ def _repeats(prompt: str, text: str, min_words: int) -> bool:
 
 
 def _tally_scores(tally: Tally, rec: Row, obj: Any) -> None:
-    score_c, score_r = preference_scores(obj)
+    score_c, score_r = formats.preference_scores(obj)
     if score_c is None or score_r is None:
         return
     tally.scored += 1

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import fineaudit
-from fineaudit.checkers.preference import (PreferenceParams, kto_weights, preference_scores,
-                                           wilson_interval)
+from fineaudit.checkers.preference import PreferenceParams, kto_weights, wilson_interval
+from fineaudit.formats import preference_scores
 from fineaudit.core import CheckResult, Status
 from fineaudit.side_tells import find_tells, holm, holm_mask, p_values, two_proportion_p
 from tests.conftest import chat, write_jsonl
