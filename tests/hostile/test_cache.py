@@ -119,7 +119,7 @@ def test_cached_verdict_follows_no_cache_when_an_input_changes(case: str, tmp_pa
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     first, again = run(), run()
-    assert (first.exit_code, again.exit_code) == (0, 0), first.stderr + first.stdout
+    assert (first.exit_code, again.exit_code) == (0, 0), first.stderr + first.stdout + again.stderr
     assert cached(again) and not cached(first)
     change()
     fresh, served = run("--no-cache"), run()
