@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -144,6 +145,15 @@ def merge_keyed_groups(parts: Sequence[tuple[np.ndarray, list[list[int]]]]) -> l
     firsts = np.fromiter((group[0] for group in groups), dtype=np.int64, count=len(groups))
     # one numpy sort instead of sorting Python tuples: 1.8 s -> 0.1 s for 300k groups
     return [groups[i] for i in np.lexsort((keys, firsts)).tolist()]
+
+
+def groups_of_parts(parts: Sequence[tuple[Any, Any]]) -> list[list[int]]:
+    """The key groups of every batch's (uint64 keys, int64 indices), as group_by_key returns them."""
+    if not parts:
+        return []
+    keys = np.concatenate([np.asarray(k, dtype=np.uint64) for k, _ in parts])
+    idx = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in parts])
+    return groups_of_equal_keys(keys, idx)
 
 
 def groups_of_equal_keys(keys: np.ndarray, indices: np.ndarray) -> list[list[int]]:

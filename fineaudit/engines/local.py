@@ -27,10 +27,9 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 
 from fineaudit.core import DatasetInfo, FineauditError, ProgressSink, Record, RecordBatch
-from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_workers, groups_of_equal_keys,
+from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_workers, groups_of_parts,
                                         line_offsets, plan_blocks, sample_indices)
 from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch,
                                      shards_of, spool_block, spool_refs, write_spool)
@@ -245,10 +244,7 @@ class LocalRecords:
 
     def group_by_key(self, fn: Callable[[RecordBatch], tuple[Any, Any]], *,
                      desc: str | None = None) -> list[list[int]]:
-        parts = self.map_batches(fn, desc=desc)
-        keys = np.concatenate([np.asarray(k, dtype=np.uint64) for k, _ in parts]) if parts else np.zeros(0, np.uint64)
-        idx = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in parts]) if parts else np.zeros(0, np.int64)
-        return groups_of_equal_keys(keys, idx)
+        return groups_of_parts(self.map_batches(fn, desc=desc))
 
     def take(self, indices: Sequence[int]) -> list[Record]:
         wanted = sorted({int(i) for i in indices if 0 <= int(i) < len(self)})

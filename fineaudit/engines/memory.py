@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
 
 from fineaudit.core import AuditContext, Checker, CheckResult, DatasetInfo, ReadOptions, Record, RecordBatch
 from fineaudit.engines import require_picklable
-from fineaudit.engines.grouping import groups_of_equal_keys, sample_indices
+from fineaudit.engines.grouping import groups_of_parts, sample_indices
 from fineaudit.formats import build_batch, detect_layout
 from fineaudit.loaders import item_from_object
 
@@ -43,10 +42,7 @@ class MemoryRecords:
 
     def group_by_key(self, fn: Callable[[RecordBatch], tuple[Any, Any]], *,
                      desc: str | None = None) -> list[list[int]]:
-        parts = self.map_batches(fn, desc=desc)
-        keys = np.concatenate([np.asarray(k, dtype=np.uint64) for k, _ in parts]) if parts else np.zeros(0, np.uint64)
-        idx = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in parts]) if parts else np.zeros(0, np.int64)
-        return groups_of_equal_keys(keys, idx)
+        return groups_of_parts(self.map_batches(fn, desc=desc))
 
     def take(self, indices: Sequence[int]) -> list[Record]:
         records = {r.index: r for batch in self.batches for r in batch}
