@@ -35,7 +35,7 @@ REPEATS = {"spool read (all columns)": 11, "orjson.loads(raw)": 4, "chat_message
 
 
 def load_batches(records: int, batch_size: int = 5000) -> list[RecordBatch]:
-    from fineaudit.formats import RawItem, build_batch
+    from fineaudit.dataset.formats import RawItem, build_batch
 
     with open(chat_corpus(records), "rb") as f:
         items = [RawItem(n, orjson.loads(line), line.decode("utf-8"), None) for n, line in enumerate(f, 1)]
@@ -82,25 +82,25 @@ def _per_record(fn: Callable[[Any], Any], source: Callable[[RecordBatch], list[A
 
 
 def _validation() -> Step:
-    from fineaudit.layout_rules import record_problems
+    from fineaudit.dataset.layout_rules import record_problems
 
     return _per_record(lambda obj: record_problems(obj, "chat"), _objs)
 
 
 def _messages() -> Step:
-    from fineaudit.formats import chat_messages
+    from fineaudit.dataset.formats import chat_messages
 
     return _per_record(chat_messages, _objs)
 
 
 def _normalize(column: str) -> Step:
-    from fineaudit.normalize import normalize_text
+    from fineaudit.text.normalize import normalize_text
 
     return _per_record(normalize_text, lambda b: getattr(b, column))
 
 
 def _tokens() -> Step:
-    from fineaudit.token_counting import count_tokens, load_counter
+    from fineaudit.text.token_counting import count_tokens, load_counter
 
     load_counter("cl100k_base")  # the load is benchmarks/bench_tokenizer_load.py's business
 
@@ -113,8 +113,8 @@ def _tokens() -> Step:
 
 
 def _minhash() -> Step:
-    from fineaudit import minhash
-    from fineaudit.normalize import Normalization
+    from fineaudit.vectors import minhash
+    from fineaudit.text.normalize import Normalization
 
     def step(batch: RecordBatch) -> Any:
         started = time.process_time()
@@ -126,7 +126,7 @@ def _minhash() -> Step:
 
 
 def _content(finder: str) -> Step:
-    from fineaudit import content_patterns as cp
+    from fineaudit.text import content_patterns as cp
     from fineaudit.checkers.content import text_fields
 
     fields = lambda b: [t for obj in _objs(b) for t in text_fields(obj, "chat")]  # noqa: E731

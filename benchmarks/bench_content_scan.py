@@ -1,6 +1,6 @@
 """The content check's per-record scan, before and after: CPU seconds, and the same hits.
 
-Loads `fineaudit/content_patterns.py` and `fineaudit/checkers/content.py` as they were at a
+Loads `fineaudit/text/content_patterns.py` and `fineaudit/checkers/content.py` as they were at a
 git revision (`--base`) next to the working tree's, then
 1. times `scan_record` of both on the first N records of a make_corpus chat corpus, in this
    process, with `time.process_time` (a shared machine disturbs CPU time far less than wall
@@ -43,9 +43,9 @@ def _module_at(rev: str, path: str, name: str, replace: tuple[str, str] | None =
 
 
 def base_content(rev: str) -> types.ModuleType:
-    _module_at(rev, "fineaudit/content_patterns.py", "base_content_patterns")
+    _module_at(rev, "fineaudit/text/content_patterns.py", "base_content_patterns")
     return _module_at(rev, "fineaudit/checkers/content.py", "base_content",
-                      ("from fineaudit.content_patterns import", "from base_content_patterns import"))
+                      ("from fineaudit.text.content_patterns import", "from base_content_patterns import"))
 
 
 def records(path: Path, limit: int) -> list[Any]:
@@ -85,7 +85,7 @@ def equality_sets() -> Iterator[Path]:
 
 def compare(base: types.ModuleType, now: types.ModuleType, limit: int) -> int:
     from fineaudit.core import FineauditError
-    from fineaudit.formats import detect_layout
+    from fineaudit.dataset.formats import detect_layout
 
     differ = 0
     for path in equality_sets():

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import fineaudit
-from fineaudit import language_id
+from fineaudit.text import language_id
 from synthetic_corpus import chat_corpus  # benchmarks/ is on sys.path when run as a script
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"

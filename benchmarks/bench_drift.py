@@ -48,7 +48,7 @@ def levers(n: int) -> None:
     """Prompts per second for each lever, on the same prompts, in one process."""
     import torch
 
-    from fineaudit.embeddings import SentenceEmbedder
+    from fineaudit.vectors.embeddings import SentenceEmbedder
 
     texts = random.Random(0).sample(alpaca(), n)
     variants = [("max_tokens=256 (model limit)", {"max_tokens": 256}, None, False),
@@ -94,10 +94,10 @@ def check(n: int, cache_dir: Path) -> None:
 
 def halves(splits: int, n: int, cache_dir: Path, model: str) -> None:
     """Random halves of Alpaca through the check's statistics and status rule: how many pass."""
-    from fineaudit import drift_stats as stats
+    from fineaudit.vectors import drift_stats as stats
     from fineaudit.checkers.drift import DriftParams, drift_status
     from fineaudit.core import Status
-    from fineaudit.embeddings import EmbeddingCache, choose_embedder, embed
+    from fineaudit.vectors.embeddings import EmbeddingCache, choose_embedder, embed
 
     texts = random.Random(0).sample(alpaca(), 2 * n)
     embedder = choose_embedder(model, 64, 128).embedder

@@ -29,7 +29,7 @@ from synthetic_corpus import chat_corpus
 
 from fineaudit.core import RecordBatch
 from fineaudit.engines.local import LocalEngine
-from fineaudit.loaders import open_source
+from fineaudit.dataset.loaders import open_source
 
 
 def first_pass(layout: str = "chat", seed: int = 0) -> dict[str, Callable[[RecordBatch], Any]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench_batch_costs import load_batches  # benchmarks/ is on sys.path when run as a script
 
-from fineaudit import language_id
+from fineaudit.text import language_id
 from fineaudit.checkers.language import identify_batch
 
 LINGUA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "lingua_testdata"

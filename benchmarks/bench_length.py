@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import fineaudit
-from fineaudit.token_counting import count_tokens
+from fineaudit.text.token_counting import count_tokens
 from synthetic_corpus import chat_corpus  # benchmarks/ is on sys.path when run as a script
 
 

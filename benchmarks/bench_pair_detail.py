@@ -20,7 +20,7 @@ from pathlib import Path
 from fineaudit.checkers import preference
 from fineaudit.core import AuditContext, ReadOptions
 from fineaudit.engines.local import LocalEngine
-from fineaudit.loaders import open_source
+from fineaudit.dataset.loaders import open_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_preference import make_pairs  # noqa: E402 - the benchmark's own corpus

@@ -33,7 +33,7 @@ import fineaudit
 from fineaudit.checkers.preference import PreferenceChecker, PreferenceParams
 from fineaudit.core import AuditContext, ReadOptions
 from fineaudit.engines.local import LocalEngine
-from fineaudit.loaders import open_source
+from fineaudit.dataset.loaders import open_source
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "tests" / "data" / "llama_factory" / "dpo_en_demo.json"

@@ -6,7 +6,7 @@ Two ways of getting a cl100k_base / o200k_base counter, each timed in a fresh in
   package    `import bpe_openai; bpe_openai.get_encoding(name)` (what token_counting did):
              the package's import builds its model table, parsing the rank files of all three
              encodings in Python
-  extension  `fineaudit.token_counting.load_counter(name)`: bpe-openai's Rust extension alone,
+  extension  `fineaudit.text.token_counting.load_counter(name)`: bpe-openai's Rust extension alone,
              which builds only the vocabulary asked for
 
 It prints the median wall seconds (and the minimum), the median CPU seconds (steadier on a
@@ -39,7 +39,7 @@ count = bpe_openai.get_encoding(NAME)._backend.count
 count("hello world")
 """,
     "extension": """
-from fineaudit.token_counting import load_counter
+from fineaudit.text.token_counting import load_counter
 count = load_counter(NAME).count
 count(["hello world"])
 """,
@@ -61,7 +61,7 @@ def same_counts(encoding: str, records: int) -> int:
     """Texts of a make_corpus corpus counted both ways; SystemExit on the first difference."""
     import bpe_openai
 
-    from fineaudit.token_counting import count_tokens
+    from fineaudit.text.token_counting import count_tokens
 
     with open(chat_corpus(records)) as lines:
         texts = [m["content"] for line in lines for m in json.loads(line).get("messages", [])

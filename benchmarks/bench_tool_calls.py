@@ -38,7 +38,7 @@ from jsonschema import Draft202012Validator
 import fineaudit
 from fineaudit.checkers.tool_calls import Rules, ToolTally, audit_batch
 from fineaudit.core import ReadOptions
-from fineaudit.formats import RawItem, build_batch, conversations
+from fineaudit.dataset.formats import RawItem, build_batch, conversations
 
 ROOT = Path(__file__).resolve().parents[1]
 DRONE = ROOT / "tests" / "data" / "openai_cookbook" / "drone_training.jsonl"

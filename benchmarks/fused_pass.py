@@ -21,10 +21,12 @@ from typing import Any
 
 import orjson
 
-from fineaudit import layout_rules, minhash
+from fineaudit.dataset import layout_rules
+
+from fineaudit.vectors import minhash
 from fineaudit.checkers import content, exact_duplicates, format as format_check, length, size
 from fineaudit.core import RecordBatch
-from fineaudit.normalize import Normalization, normalize_text
+from fineaudit.text.normalize import Normalization, normalize_text
 
 
 def fused(fns: Sequence[Callable[[RecordBatch], Any]], batch: RecordBatch) -> tuple[Any, ...]:

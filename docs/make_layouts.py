@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fineaudit.formats import ReadOptions, detect_layout, mapped, variant_of, view_of
-from fineaudit.layout_rules import record_problems
+from fineaudit.dataset.formats import ReadOptions, detect_layout, mapped, variant_of, view_of
+from fineaudit.dataset.layout_rules import record_problems
 
 DOC = Path(__file__).with_name("layouts.md")
 Q = {"role": "user", "content": "What is the capital of France?"}

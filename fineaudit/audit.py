@@ -11,12 +11,12 @@ from typing import Any
 from fineaudit.config import TOP_LEVEL, Config, load_config
 from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Engine, InputError,
                             Records, Report, Status)
-from fineaudit.content_patterns import redact_secrets
+from fineaudit.text.content_patterns import redact_secrets
 from fineaudit.engines import make_engine
-from fineaudit.formats import PROMPTS, ReadOptions, check_format_name, prompts_layout
-from fineaudit.hub import load_if_hub_name, named
-from fineaudit.loaders import Source, held_out_split_at, open_source, split_dataset_dict
-from fineaudit.progress import NoProgress, make_progress
+from fineaudit.dataset.formats import PROMPTS, ReadOptions, check_format_name, prompts_layout
+from fineaudit.dataset.hub import load_if_hub_name, named
+from fineaudit.dataset.loaders import Source, held_out_split_at, open_source, split_dataset_dict
+from fineaudit.engines.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers, undeclared_codes
 from fineaudit.scorer import readiness_score, verdict
 

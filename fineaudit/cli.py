@@ -13,10 +13,10 @@ import click
 from rich.console import Console
 
 from fineaudit.core import FineauditError, Report, Status
-from fineaudit.formats import FORMAT_CHOICES
-from fineaudit.interrupts import STOP_SIGNALS, Stopped, on_signal, reset
-from fineaudit.output_paths import check_writable, emit, refuse_inputs
-from fineaudit.result_cache import CACHE_DIRNAME, CACHE_ENV, ResultCache
+from fineaudit.dataset.formats import FORMAT_CHOICES
+from fineaudit.commands.interrupts import STOP_SIGNALS, Stopped, on_signal, reset
+from fineaudit.commands.output_paths import check_writable, emit, refuse_inputs
+from fineaudit.commands.result_cache import CACHE_DIRNAME, CACHE_ENV, ResultCache
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
@@ -71,7 +71,7 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
                   revision: str | None = None) -> None:
     """Audit each DATA (file, quoted glob of shards, or folder); one report per DATA."""
     from fineaudit.audit import audit, resolve_config
-    from fineaudit.hub import is_hub_name
+    from fineaudit.dataset.hub import is_hub_name
 
     outputs = (json_out, markdown_out, html_out, junit_out)
     if outputs.count("-") > 1:
@@ -226,7 +226,7 @@ def dedup_command(data: str, out: str, fmt: str | None, config_path: str | None,
     DATA is a file, or shards (a glob or a folder) deduplicated together and written as the
     same shards into the new folder OUT. OUT.removed.jsonl lists what went and why."""
     from fineaudit.audit import resolve_config
-    from fineaudit.dedup import dedup_dataset
+    from fineaudit.commands.dedup import dedup_dataset
 
     config = resolve_config(config_path, settings, format=fmt)
     check_writable(f"{out}.removed.jsonl")
@@ -240,7 +240,7 @@ def dedup_command(data: str, out: str, fmt: str | None, config_path: str | None,
 
 def _refuse_compressed(data: str) -> None:
     """dedup copies lines byte for byte into a file of the input's format: not (yet) compressed."""
-    from fineaudit.loaders import compression_of, open_source
+    from fineaudit.dataset.loaders import compression_of, open_source
 
     source = open_source(data, "data")
     packed = next((f for f in source.files if compression_of(f)), None)
@@ -260,7 +260,7 @@ def sample_command(data: str, count: int, seed: int, out: str | None, fmt: str |
                    config_path: str | None) -> None:
     """A stratified random sample for hand review, as Markdown or JSONL."""
     from fineaudit.audit import resolve_config
-    from fineaudit.sampling import sample_dataset
+    from fineaudit.commands.sampling import sample_dataset
 
     if out and Path(out).suffix not in SAMPLE_SUFFIXES:
         raise click.BadParameter(f"{out}: write the sample as .md (Markdown) or .jsonl (JSON Lines)",

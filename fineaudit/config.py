@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fineaudit.core import Checker, ConfigError
-from fineaudit.formats import FIELD_ROLES, FORMAT_CHOICES, ReadOptions
+from fineaudit.dataset.formats import FIELD_ROLES, FORMAT_CHOICES, ReadOptions
 
 # top-level keys: name -> (default, one-line help)
 TOP_LEVEL: dict[str, tuple[Any, str]] = {
@@ -67,7 +67,7 @@ class Config:
 
     def read_options(self) -> ReadOptions:
         """How records are read: the field map, and the output schema validity is judged by."""
-        from fineaudit.layout_rules import load_output_schema  # rules import layouts, not config
+        from fineaudit.dataset.layout_rules import load_output_schema  # rules import layouts, not config
 
         settings = self.checks.get("format")
         schema_path = getattr(settings.params, "output_schema", "") if settings else ""
@@ -232,7 +232,7 @@ def _check_settings(cls: type[Checker], raw: Any, where: str) -> CheckSettings:
 def shown(value: Any, limit: int = 60) -> str:
     """A config value as an error message may quote it: repr'd, secrets masked (a token pasted
     into the wrong key must not reach CI logs whole), and cut to `limit` characters."""
-    from fineaudit.content_patterns import redact_secrets  # loaded only when an error is shown
+    from fineaudit.text.content_patterns import redact_secrets  # loaded only when an error is shown
 
     text = redact_secrets(repr(value))
     return text if len(text) <= limit else text[:limit - 1] + "…"

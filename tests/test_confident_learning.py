@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fineaudit import confident_learning as cl
+from fineaudit.vectors import confident_learning as cl
 
 
 def noisy_probs(n: int, k: int, flip: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import pytest
 
 import fineaudit
 from fineaudit.audit import resolve_config
-from fineaudit.dedup import dedup_dataset
+from fineaudit.commands.dedup import dedup_dataset
 from tests.checkers.test_near_duplicates import BASE, OTHER, edit
 from tests.conftest import chat, write_jsonl
 

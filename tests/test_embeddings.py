@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fineaudit.embeddings import (DEFAULT_MODEL, LEXICAL_ID, EmbeddingCache, LexicalEmbedder,
+from fineaudit.vectors.embeddings import (DEFAULT_MODEL, LEXICAL_ID, EmbeddingCache, LexicalEmbedder,
                                   SentenceEmbedder, choose_embedder, default_cache_dir, embed,
                                   model_path, text_key)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fineaudit.formats import PROMPTS, UnknownLayout, detect_layout, prompts_layout, view_of
+from fineaudit.dataset.formats import PROMPTS, UnknownLayout, detect_layout, prompts_layout, view_of
 
 
 @pytest.mark.parametrize("record, layout", [

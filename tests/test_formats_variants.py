@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import fineaudit
-from fineaudit.formats import ReadOptions, detect_layout, fields, mapped, variant_of, view_of
-from fineaudit.layout_rules import record_problems
+from fineaudit.dataset.formats import ReadOptions, detect_layout, fields, mapped, variant_of, view_of
+from fineaudit.dataset.layout_rules import record_problems
 from tests.conftest import real_file, write_jsonl
 
 U = {"role": "user", "content": "What is the capital of France?"}
@@ -161,7 +161,7 @@ def test_every_text_part_has_its_role() -> None:
 
 
 def test_implicit_pairs_that_differ_before_the_last_turn_are_marked() -> None:
-    from fineaudit.formats import preference_pair
+    from fineaudit.dataset.formats import preference_pair
 
     same = preference_pair({"chosen": [U, A], "rejected": [U, B]})
     assert not same.diverged and [m.content for m in same.prompt] == [U["content"]]

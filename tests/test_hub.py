@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import fineaudit
-from fineaudit.hub import is_hub_name
+from fineaudit.dataset.hub import is_hub_name
 from tests.conftest import chat, write_jsonl
 
 CHECKS = ["size", "format", "exact_duplicates", "near_duplicates", "conflicting_labels", "leakage",

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fineaudit.core import InputError
-from fineaudit.loaders import open_source, split_dataset_dict
+from fineaudit.dataset.loaders import open_source, split_dataset_dict
 
 ROWS = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": "d"}]
 

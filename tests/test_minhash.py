@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from fineaudit import minhash
-from fineaudit.normalize import Normalization, normalize_text
+from fineaudit.vectors import minhash
+from fineaudit.text.normalize import Normalization, normalize_text
 
 
 def reference_shingles(text: str, n: int) -> set[tuple[str, ...]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fineaudit.normalize import Normalization, normalize_text, text_key
+from fineaudit.text.normalize import Normalization, normalize_text, text_key
 
 LOOSE = Normalization(punctuation=True)
 

@@ -8,7 +8,7 @@ import pytest
 
 import fineaudit
 from fineaudit.audit import resolve_config
-from fineaudit.result_cache import ResultCache, default_cache_dir, report_from_dict
+from fineaudit.commands.result_cache import ResultCache, default_cache_dir, report_from_dict
 from tests.conftest import chat, write_jsonl
 
 

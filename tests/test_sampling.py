@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fineaudit.audit import resolve_config
-from fineaudit.sampling import allocate, pick, sample_dataset, stratum_seed
+from fineaudit.commands.sampling import allocate, pick, sample_dataset, stratum_seed
 from tests.conftest import chat, write_jsonl
 
 

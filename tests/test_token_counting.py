@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from fineaudit.audit import resolve_config
 from fineaudit.core import ConfigError
-from fineaudit.token_counting import DEFAULT_TOKENIZER, TokenizerSpecError, count_tokens, resolve_spec
+from fineaudit.text.token_counting import DEFAULT_TOKENIZER, TokenizerSpecError, count_tokens, resolve_spec
 
 TEXTS = ["Hello world!", "", "Fine-tuning data, audited before training.", "naïve café ünïcödé 🙂",
          "tokens tokens tokens"]
@@ -79,7 +79,7 @@ def test_counts_equal_the_public_encode_ordinary(spec: str) -> None:
 # bpe_openai package after all and count with its public API in the same process.
 _FRESH_PROCESS = """
 import json, sys
-from fineaudit.token_counting import count_tokens
+from fineaudit.text.token_counting import count_tokens
 counts = count_tokens(SPEC, TEXTS)
 loaded = sorted(m for m in sys.modules if m.startswith("bpe_openai"))
 import bpe_openai

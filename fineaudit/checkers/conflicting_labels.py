@@ -8,10 +8,12 @@ from itertools import combinations
 import numpy as np
 import orjson
 
-from fineaudit import formats, minhash
+from fineaudit.dataset import formats
+
+from fineaudit.vectors import minhash
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.duplicate_groups import NearDuplicatesParams, exact_groups_by, excerpts_of, near_clusters
-from fineaudit.normalize import Normalization, normalize_text, text_key
+from fineaudit.vectors.duplicate_groups import NearDuplicatesParams, exact_groups_by, excerpts_of, near_clusters
+from fineaudit.text.normalize import Normalization, normalize_text, text_key
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 
-from fineaudit.content_patterns import (find_boilerplate, find_encoding, find_pii, find_placeholders,
+from fineaudit.text.content_patterns import (find_boilerplate, find_encoding, find_pii, find_placeholders,
                                         find_secrets, is_near_empty, mask, repeated_unit)
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
-from fineaudit.formats import fields
+from fineaudit.dataset.formats import fields
 
 FINDINGS_PER_BATCH = 1000  # enough to act on; counts stay exact beyond it
 ACTIONS = ("fail", "warn", "ignore")

@@ -10,8 +10,8 @@ import numpy as np
 import orjson
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.formats import chat_messages
-from fineaudit.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
+from fineaudit.dataset.formats import chat_messages
+from fineaudit.text.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
 
 PRESETS = ("openai-cookbook", "per-token", "gpu-hours")
 MAX_NAMED = 1000  # records named by the truncation finding

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from fineaudit import minhash
+from fineaudit.vectors import minhash
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Record, RecordBatch, Records, Status
-from fineaudit.drift_stats import words as vocabulary_terms
-from fineaudit.normalize import Normalization, key_of_normalized
-from fineaudit.skeletons import skeleton
+from fineaudit.vectors.drift_stats import words as vocabulary_terms
+from fineaudit.text.normalize import Normalization, key_of_normalized
+from fineaudit.text.skeletons import skeleton
 
 MAX_CHARS = 1000  # characters of a prompt skeletonized: a template shows in its first lines
 EXCERPT = 70
@@ -323,7 +323,7 @@ class DiversityChecker(Checker):
 
     @staticmethod
     def _vendi(sample: list[Record], p: DiversityParams, ctx: AuditContext) -> tuple[float | None, str]:
-        from fineaudit.embeddings import DEFAULT_MODEL, EmbeddingCache, choose_embedder, default_cache_dir, embed
+        from fineaudit.vectors.embeddings import DEFAULT_MODEL, EmbeddingCache, choose_embedder, default_cache_dir, embed
 
         choice = choose_embedder(DEFAULT_MODEL)
         if choice.note:  # no sentence model here: a lexical Vendi score would not compare with others

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from fineaudit import drift_stats as stats
-from fineaudit.content_patterns import redact_secrets
+from fineaudit.vectors import drift_stats as stats
+from fineaudit.text.content_patterns import redact_secrets
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Record, Records, Status
-from fineaudit.embeddings import (DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder,
+from fineaudit.vectors.embeddings import (DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder,
                                   default_cache_dir, embed)
 
 METHOD = "domain_classifier_auc_permutation"

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from fineaudit import drift_stats
-from fineaudit.content_patterns import redact_secrets
+from fineaudit.vectors import drift_stats
+from fineaudit.text.content_patterns import redact_secrets
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.normalize import text_key
-from fineaudit.skeletons import PLACEHOLDERS, skeleton
+from fineaudit.text.normalize import text_key
+from fineaudit.text.skeletons import PLACEHOLDERS, skeleton
 
 MAX_TEMPLATE_FINDINGS = 50
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
-from fineaudit.duplicate_groups import ExactDuplicatesParams, exact_groups, excerpts_of, size_histogram
+from fineaudit.vectors.duplicate_groups import ExactDuplicatesParams, exact_groups, excerpts_of, size_histogram
 
 __all__ = ["ExactDuplicatesChecker", "ExactDuplicatesParams"]
 

@@ -11,7 +11,7 @@ import orjson
 import xxhash
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.layout_rules import WARN_CODES, decode_problems, load_output_schema
+from fineaudit.dataset.layout_rules import WARN_CODES, decode_problems, load_output_schema
 
 FINDINGS_PER_BATCH = 2000  # enough to report; counts stay exact beyond it
 EXAMPLES = 20  # minority records named per style finding

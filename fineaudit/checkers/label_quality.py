@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from fineaudit import confident_learning as cl
+from fineaudit.vectors import confident_learning as cl
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.duplicate_groups import excerpt
-from fineaudit.embeddings import DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder, default_cache_dir, embed
+from fineaudit.vectors.duplicate_groups import excerpt
+from fineaudit.vectors.embeddings import DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder, default_cache_dir, embed
 
 FEATURES = ("hashed", "embeddings")
 SMALL_EXAMPLES = 20  # records named per too-small class

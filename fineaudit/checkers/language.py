@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from fineaudit import language_id
+from fineaudit.text import language_id
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.integer_hash import splitmix64
+from fineaudit.vectors.integer_hash import splitmix64
 
 UND = language_id.UNDETERMINED
 EXCERPT = 80  # characters quoted from a record

@@ -6,13 +6,13 @@ from functools import partial
 
 import numpy as np
 
-from fineaudit import minhash
-from fineaudit.duplicate_groups import NearDuplicatesParams, band_keys_batch, check_scope, exact_keys_batch, excerpts_of, shingle_sets_of
+from fineaudit.vectors import minhash
+from fineaudit.vectors.duplicate_groups import NearDuplicatesParams, band_keys_batch, check_scope, exact_keys_batch, excerpts_of, shingle_sets_of
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
-from fineaudit.normalize import Normalization
-from fineaudit import prompt_index
-from fineaudit.content_patterns import redact_secrets
-from fineaudit.embeddings import DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder, default_cache_dir, embed
+from fineaudit.text.normalize import Normalization
+from fineaudit.vectors import prompt_index
+from fineaudit.text.content_patterns import redact_secrets
+from fineaudit.vectors.embeddings import DEFAULT_MODEL, EmbeddingCache, check_model_name, choose_embedder, default_cache_dir, embed
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import numpy as np
 import orjson
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
-from fineaudit.formats import fields
-from fineaudit.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
+from fineaudit.dataset.formats import fields
+from fineaudit.text.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
 
 FINDINGS_PER_BATCH = 200  # records named per batch and kind; the counts stay exact beyond it
 MAX_OUTLIER_FINDINGS = 100

@@ -1,10 +1,10 @@
 """The near_duplicates check: MinHash + LSH candidates, each verified by exact Jaccard."""
 from __future__ import annotations
 
-from fineaudit import minhash
+from fineaudit.vectors import minhash
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
-from fineaudit.duplicate_groups import Excerpt, NearDuplicatesParams, near_clusters_with_excerpts, size_histogram
-from fineaudit.minhash import Cluster
+from fineaudit.vectors.duplicate_groups import Excerpt, NearDuplicatesParams, near_clusters_with_excerpts, size_histogram
+from fineaudit.vectors.minhash import Cluster
 
 __all__ = ["NearDuplicatesChecker", "NearDuplicatesParams"]
 

@@ -14,11 +14,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import xxhash
 
-from fineaudit import formats
+from fineaudit.dataset import formats
 from fineaudit.core import (AuditContext, Checker, CheckResult, Finding, ReadOptions, Record, RecordBatch, Records,
                             Status)
-from fineaudit.normalize import Normalization, normalize_text
-from fineaudit.side_tells import Tell, TellSearch, find_tells
+from fineaudit.text.normalize import Normalization, normalize_text
+from fineaudit.text.side_tells import Tell, TellSearch, find_tells
 
 LISTED = 1000  # records listed per finding code; the counts stay exact
 # pair findings (in report order) that carry the two texts for a human report: the reports keep

@@ -9,8 +9,8 @@ from functools import lru_cache, partial
 from typing import Any
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
-from fineaudit.formats import Message, conversations, declared_tools, mapped, parallel_tool_calls, variant_of
-from fineaudit.tool_schemas import EMPTY, compile_tools, excerpt, loads_json
+from fineaudit.dataset.formats import Message, conversations, declared_tools, mapped, parallel_tool_calls, variant_of
+from fineaudit.text.tool_schemas import EMPTY, compile_tools, excerpt, loads_json
 
 FINDINGS_PER_BATCH = 1000  # findings kept per batch; the counts stay exact beyond it
 NAMES_SHOWN = 50  # called tool names in the metrics, most called first

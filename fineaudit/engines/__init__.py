@@ -29,7 +29,7 @@ def require_picklable(fn: Any, method: str) -> None:
 def make_engine(name: str, *, batch_size: int, workers: int | None = None, progress: ProgressSink | None = None,
                 scheduler: str | None = None, client: Any = None, max_record_bytes: int | None = None) -> Engine:
     """The engine called `name`; a context manager that cleans up what it started."""
-    from fineaudit.loaders import MAX_RECORD_BYTES
+    from fineaudit.dataset.loaders import MAX_RECORD_BYTES
 
     limit = max_record_bytes or MAX_RECORD_BYTES
     if name == "local":

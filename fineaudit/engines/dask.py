@@ -35,9 +35,9 @@ from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, block_bat
 from fineaudit.engines.spool import (first_indices, forget_readers, from_arrow, read_spool_batch,
                                      shards_of, spool_block, spool_refs, to_arrow)
 from fineaudit.engines import require_picklable
-from fineaudit.formats import ReadOptions
-from fineaudit.loaders import MAX_RECORD_BYTES, Source
-from fineaudit.progress import track_step
+from fineaudit.dataset.formats import ReadOptions
+from fineaudit.dataset.loaders import MAX_RECORD_BYTES, Source
+from fineaudit.engines.progress import track_step
 
 T = TypeVar("T")
 ROW_BATCHES_PER_PART = 8  # in-memory records travel to the workers this many batches at a time

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from fineaudit.core import RecordBatch
-from fineaudit.formats import RawItem, ReadOptions, build_batch
-from fineaudit.integer_hash import splitmix64
-from fineaudit.loaders import LineCount as LineCount  # spool and the engines count a block's lines with it
-from fineaudit.loaders import (MAX_RECORD_BYTES, compression_of, data_suffix, parquet_file,
+from fineaudit.dataset.formats import RawItem, ReadOptions, build_batch
+from fineaudit.vectors.integer_hash import splitmix64
+from fineaudit.dataset.loaders import LineCount as LineCount  # spool and the engines count a block's lines with it
+from fineaudit.dataset.loaders import (MAX_RECORD_BYTES, compression_of, data_suffix, parquet_file,
                                read_file, read_json_lines, read_parquet_groups)
 
 BLOCK_BYTES = 32 << 20  # a JSON Lines block: big enough to amortize a task, small enough to balance

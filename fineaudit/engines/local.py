@@ -34,10 +34,10 @@ from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_w
 from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch,
                                      shards_of, spool_block, spool_refs, write_spool)
 from fineaudit.engines import require_picklable
-from fineaudit.formats import ReadOptions
-from fineaudit.interrupts import deferred
-from fineaudit.loaders import MAX_RECORD_BYTES, Source
-from fineaudit.progress import track_step
+from fineaudit.dataset.formats import ReadOptions
+from fineaudit.commands.interrupts import deferred
+from fineaudit.dataset.loaders import MAX_RECORD_BYTES, Source
+from fineaudit.engines.progress import track_step
 
 T = TypeVar("T")
 

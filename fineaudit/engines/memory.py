@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from fineaudit.core import AuditContext, Checker, CheckResult, DatasetInfo, ReadOptions, Record, RecordBatch
 from fineaudit.engines import require_picklable
 from fineaudit.engines.grouping import groups_of_parts, sample_indices
-from fineaudit.formats import build_batch, detect_layout
-from fineaudit.loaders import item_from_object
+from fineaudit.dataset.formats import build_batch, detect_layout
+from fineaudit.dataset.loaders import item_from_object
 
 T = TypeVar("T")
 

@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 
 from fineaudit.core import RecordBatch, Shard
 from fineaudit.engines.grouping import BatchSpec, Block, LineCount, batch_lengths, block_batches, read_block_items
-from fineaudit.formats import RawItem
-from fineaudit.loaders import Source
+from fineaudit.dataset.formats import RawItem
+from fineaudit.dataset.loaders import Source
 
 _ARROW_TYPES = {"int64": pa.int64(), "int32": pa.int32(), "text": pa.large_string(), "short": pa.string(),
                 "bool": pa.bool_()}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from fineaudit.core import Report, register_report_writer
-from fineaudit.output_paths import emit, write_atomically
+from fineaudit.commands.output_paths import emit, write_atomically
 
 
 class Renderer(NamedTuple):

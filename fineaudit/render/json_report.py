@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fineaudit.core import Report, json_default
-from fineaudit.formats import schema
+from fineaudit.dataset.formats import schema
 from fineaudit.render.safe_text import json_strings
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from fineaudit.content_patterns import redact_secrets
+from fineaudit.text.content_patterns import redact_secrets
 
 # C0 controls but tab/newline, DEL, C1 controls (U+009B is a one-character CSI), bidi overrides and
 # isolates (they reorder what a reader sees), line/paragraph separators and lone surrogates

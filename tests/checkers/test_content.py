@@ -10,7 +10,7 @@ import pytest
 
 import fineaudit
 from fineaudit.checkers.content import ContentParams, scan_text
-from fineaudit.content_patterns import mask
+from fineaudit.text.content_patterns import mask
 from fineaudit.core import CheckResult
 from tests.conftest import REALDATA, chat, write_jsonl
 

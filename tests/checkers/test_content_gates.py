@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from fineaudit.content_patterns import (MULTILINGUAL_BOILERPLATE, SECRET_PATTERNS, find_boilerplate, find_secrets,
+from fineaudit.text.content_patterns import (MULTILINGUAL_BOILERPLATE, SECRET_PATTERNS, find_boilerplate, find_secrets,
                                         has_digit)
 
 

@@ -11,7 +11,7 @@ import pytest
 import fineaudit
 from fineaudit.checkers.diversity import DiversityParams, compression_ratio, distinct_n, vendi_score
 from fineaudit.core import CheckResult, Status
-from fineaudit.skeletons import skeleton
+from fineaudit.text.skeletons import skeleton
 from tests.conftest import chat, real_file, write_jsonl
 
 

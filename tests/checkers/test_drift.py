@@ -11,7 +11,7 @@ import pytest
 
 import fineaudit
 from fineaudit.core import CheckResult, InputError, Status
-from fineaudit.embeddings import LEXICAL_ID
+from fineaudit.vectors.embeddings import LEXICAL_ID
 from tests.conftest import real_file
 
 CONTRACT_KEYS = {"method", "embedding_model", "statistic", "p_value", "drift_detected",
@@ -243,7 +243,7 @@ def test_a_rerun_from_a_warm_cache_gives_the_same_report(alpaca: list[str], tmp_
     ("สวัสดี", ["สว", "วั", "ัส", "สด", "ดี"]),  # Thai combining marks stay in the run
 ])
 def test_vocabulary_terms(text: str, terms: list[str]) -> None:
-    from fineaudit.drift_stats import words
+    from fineaudit.vectors.drift_stats import words
 
     assert words(text) == terms
 
@@ -252,7 +252,7 @@ def test_chinese_vocabulary_on_one_topic_overlaps() -> None:
     """Two Chinese prompts about apples share bigrams; split on spaces they shared nothing."""
     from collections import Counter
 
-    from fineaudit.drift_stats import js_divergence, words
+    from fineaudit.vectors.drift_stats import js_divergence, words
 
     a, b, c = "我想买一些新鲜的苹果", "新鲜的苹果多少钱一斤", "明天的航班几点起飞"
     same_topic = js_divergence(Counter(words(a)), Counter(words(b)))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import fineaudit
-from fineaudit import language_id
+from fineaudit.text import language_id
 from fineaudit.checkers.language import LanguageParams
 from fineaudit.core import CheckResult, Status
 from tests.conftest import chat, real_file, write_jsonl

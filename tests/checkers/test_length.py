@@ -115,7 +115,7 @@ def test_histogram_covers_every_value(values: list[int]) -> None:
 
 
 def test_chat_total_is_the_sum_over_turns_plus_template_overhead() -> None:
-    from fineaudit.token_counting import count_tokens
+    from fineaudit.text.token_counting import count_tokens
 
     record = chat("How are you?", "Fine, thanks.", system="Be brief.")
     turns = count_tokens("cl100k_base", ["Be brief.", "How are you?", "Fine, thanks."])

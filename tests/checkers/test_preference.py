@@ -13,9 +13,9 @@ import pytest
 
 import fineaudit
 from fineaudit.checkers.preference import PreferenceParams, kto_weights, wilson_interval
-from fineaudit.formats import preference_scores
+from fineaudit.dataset.formats import preference_scores
 from fineaudit.core import CheckResult, Status
-from fineaudit.side_tells import find_tells, holm, holm_mask, p_values, two_proportion_p
+from fineaudit.text.side_tells import find_tells, holm, holm_mask, p_values, two_proportion_p
 from tests.conftest import chat, write_jsonl
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "llama_factory"

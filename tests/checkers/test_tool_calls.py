@@ -11,7 +11,7 @@ import pytest
 import fineaudit
 from fineaudit.checkers.tool_calls import Rules, ToolCallsChecker, ToolCallsParams, audit_record
 from fineaudit.core import CheckResult, Status
-from fineaudit.tool_schemas import compile_tools
+from fineaudit.text.tool_schemas import compile_tools
 from tests.conftest import chat, write_jsonl
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -170,7 +170,7 @@ def test_a_call_in_a_shared_prompt_is_counted_once() -> None:
 def test_schemas_are_judged_as_written_on_every_path() -> None:
     """The fast paths (Draft 7 meta-schema, a schema's own fastjsonschema function after
     FAST_AFTER uses) must neither change the schema nor the verdict and its message."""
-    from fineaudit.tool_schemas import FAST_AFTER
+    from fineaudit.text.tool_schemas import FAST_AFTER
 
     closed = {**WEATHER_PARAMS, "additionalProperties": False, "properties": {**WEATHER_PARAMS["properties"],
                                                                              "when": {"type": "string", "format": "date"}}}

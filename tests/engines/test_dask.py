@@ -12,8 +12,8 @@ import pytest
 from fineaudit.core import AuditContext, ConfigError, RecordBatch
 from fineaudit.engines.dask import DaskEngine
 from fineaudit.engines.local import LocalEngine
-from fineaudit.formats import PROMPTS
-from fineaudit.loaders import open_source
+from fineaudit.dataset.formats import PROMPTS
+from fineaudit.dataset.loaders import open_source
 from fineaudit.registry import load_checkers
 from tests.conftest import chat, write_jsonl
 from tests.engines.conftest import all_rows

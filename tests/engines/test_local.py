@@ -14,8 +14,8 @@ import pytest
 from fineaudit.core import InputError, RecordBatch
 from fineaudit.engines.grouping import groups_of_equal_keys, sample_indices
 from fineaudit.engines.local import LocalEngine
-from fineaudit.formats import build_batch
-from fineaudit.loaders import Source, open_source
+from fineaudit.dataset.formats import build_batch
+from fineaudit.dataset.loaders import Source, open_source
 from tests.conftest import chat, write_jsonl
 from tests.engines.conftest import all_rows, rows_of
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fineaudit.engines.local import LocalEngine
-from fineaudit.loaders import open_source
+from fineaudit.dataset.loaders import open_source
 from tests.conftest import chat, write_jsonl
 from tests.engines.conftest import all_rows
 

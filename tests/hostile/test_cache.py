@@ -257,7 +257,7 @@ def test_embedding_model_folder_is_in_the_key(tmp_path: Path) -> None:
     """Every file a `path` setting names is fingerprinted: a local model folder edited in place
     changes the key (shown on the key: a drift audit needs the model and a production set)."""
     from fineaudit.audit import resolve_config
-    from fineaudit.result_cache import ResultCache
+    from fineaudit.commands.result_cache import ResultCache
 
     model = tmp_path / "model"
     model.mkdir()

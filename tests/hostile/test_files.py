@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import fineaudit
-from fineaudit.loaders import MAX_DEPTH, open_source, read_json_lines
+from fineaudit.dataset.loaders import MAX_DEPTH, open_source, read_json_lines
 from tests.conftest import CliResult
 from tests.hostile._inputs import chats, snapshot
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fineaudit.core import FineauditError
-from fineaudit.output_paths import write_atomically
+from fineaudit.commands.output_paths import write_atomically
 from tests.conftest import CliResult
 from tests.hostile._inputs import REPO, chats, snapshot, write_records
 
@@ -133,7 +133,7 @@ def test_full_disk_names_the_path_and_leaves_no_temporary(tmp_path: Path) -> Non
     FineauditError naming the path, the old file kept, the temporary file removed."""
     target = tmp_path / "report.json"
     target.write_text("old\n")
-    code = ("from fineaudit.output_paths import write_atomically\n"
+    code = ("from fineaudit.commands.output_paths import write_atomically\n"
             f"write_atomically({str(target)!r}, b'x' * 1_000_000)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=_limited(100_000))

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fineaudit.progress import track_step
+from fineaudit.engines.progress import track_step
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 LEXICAL = "lexical"

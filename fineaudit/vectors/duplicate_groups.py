@@ -11,11 +11,11 @@ from functools import partial
 
 import numpy as np
 
-from fineaudit import minhash
-from fineaudit.content_patterns import redact_secrets
+from fineaudit.vectors import minhash
+from fineaudit.text.content_patterns import redact_secrets
 from fineaudit.core import RecordBatch, Records
-from fineaudit.minhash import Cluster
-from fineaudit.normalize import Normalization, key_of_normalized, normalize_text
+from fineaudit.vectors.minhash import Cluster
+from fineaudit.text.normalize import Normalization, key_of_normalized, normalize_text
 
 SCOPES = ("text", "prompt", "response")
 EXCERPT = 80  # characters of the duplicated text shown in a finding

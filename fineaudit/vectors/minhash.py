@@ -28,8 +28,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from fineaudit.integer_hash import splitmix64
-from fineaudit.normalize import Normalization, normalize_text
+from fineaudit.vectors.integer_hash import splitmix64
+from fineaudit.text.normalize import Normalization, normalize_text
 
 _WORD_RE = re.compile(r"\w+")
 _FOLD = np.uint64(0x9E3779B97F4A7C15)

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from fineaudit.core import InputError, Shard
-from fineaudit.formats import RawItem, ReadOptions, detect_layout
+from fineaudit.dataset.formats import RawItem, ReadOptions, detect_layout
 
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")

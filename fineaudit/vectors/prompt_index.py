@@ -32,7 +32,7 @@ import numpy as np
 import xxhash
 
 from fineaudit.core import RecordBatch
-from fineaudit.integer_hash import splitmix64
+from fineaudit.vectors.integer_hash import splitmix64
 
 NGRAM = 13
 WINDOW = 50

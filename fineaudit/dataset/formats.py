@@ -622,7 +622,7 @@ class RawItem:
 def build_batch(items: Sequence[RawItem], first_index: int, layout: str, source: str,
                 options: ReadOptions | str | None) -> RecordBatch:
     """Views and validity of every record, computed once here at load."""
-    from fineaudit.layout_rules import encode_problems, is_valid, record_problems  # rules read layouts
+    from fineaudit.dataset.layout_rules import encode_problems, is_valid, record_problems  # rules read layouts
 
     options = as_options(options)
     cols: dict[str, list[Any]] = {c: [] for c in RecordBatch.COLUMNS}

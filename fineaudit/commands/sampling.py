@@ -29,8 +29,8 @@ import numpy as np
 from fineaudit.config import Config
 from fineaudit.core import ReadOptions, Record, RecordBatch
 from fineaudit.engines.grouping import sample_indices
-from fineaudit.formats import fields
-from fineaudit.loaders import open_source
+from fineaudit.dataset.formats import fields
+from fineaudit.dataset.loaders import open_source
 from fineaudit.render.safe_text import code_span, markdown, plain, plural
 
 LENGTH_BANDS = ("shortest quarter", "second quarter", "third quarter", "longest quarter")

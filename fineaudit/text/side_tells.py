@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fineaudit.normalize import normalize_text
+from fineaudit.text.normalize import normalize_text
 
 WORD = re.compile(r"\w+")
 EDGE_WORDS = (1, 2, 3)  # opening and closing lengths tried

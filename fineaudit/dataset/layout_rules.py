@@ -20,7 +20,7 @@ from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
-from fineaudit.formats import (KNOWN_ROLES, LAYOUTS, Message, ReadOptions, as_text, chat_messages, column_of,
+from fineaudit.dataset.formats import (KNOWN_ROLES, LAYOUTS, Message, ReadOptions, as_text, chat_messages, column_of,
                                conversations, fields, mapped, message_list, preference_pair, schema, variant_of)
 
 Problem = tuple[str, str, str]  # (code, field, message)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from fineaudit.core import InputError
-from fineaudit.loaders import FILE_SUFFIXES, Source, data_suffix
+from fineaudit.dataset.loaders import FILE_SUFFIXES, Source, data_suffix
 
 # the Hub's repository id: one namespace, one name (letters, digits, `-`, `_`, `.`)
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")

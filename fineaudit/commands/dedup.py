@@ -29,8 +29,8 @@ import orjson
 
 from fineaudit.config import Config
 from fineaudit.core import DatasetInfo, InputError, RecordBatch, Records, Shard
-from fineaudit.duplicate_groups import exact_groups, near_clusters
-from fineaudit.loaders import Source, open_source
+from fineaudit.vectors.duplicate_groups import exact_groups, near_clusters
+from fineaudit.dataset.loaders import Source, open_source
 
 
 @dataclass(frozen=True)
