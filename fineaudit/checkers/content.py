@@ -65,6 +65,12 @@ class ContentParams:
         "help": "responses shorter than this many words are never called repetitive"})
     repetition_max_distinct: float = field(default=0.3, metadata={
         "help": "repetitive when distinct word 3-grams are at most this share of all 3-grams"})
+    intended_refusals: bool = field(default=False, metadata={
+        "help": "refusals and clarifications are part of the task (a tool assistant that cannot find a "
+                "ticker, a safety set): refusal phrases are not reported (AI disclaimers still are)"})
+    chosen_boilerplate: bool = field(default=False, metadata={
+        "help": "also report disclaimers and refusals in preference chosen answers (off: a chosen "
+                "refusal is often the point of a safety pair)"})
 
     def __post_init__(self) -> None:
         for name in sorted(ACTIONS_FIELDS):
@@ -107,7 +113,7 @@ def text_fields(obj: Any, layout: str, options: ReadOptions | None = None) -> It
 _TOP_KEY = re.compile(r"[.\[]")  # compiled once: re's cache lookup cost more than the split
 
 # what each part is to the content rules: answers get the response-only detectors
-_ROLE = {"system": "system", "prompt": "prompt", "response": "response", "chosen": "response",
+_ROLE = {"system": "system", "prompt": "prompt", "response": "response", "chosen": "chosen",
          "rejected": "rejected"}
 
 
@@ -116,16 +122,19 @@ _ROLE = {"system": "system", "prompt": "prompt", "response": "response", "chosen
 
 def scan_text(text: str, role: str, p: ContentParams) -> Iterator[tuple[str, str]]:
     """(code, matched text) for one field."""
-    if role == "response" and is_near_empty(text):
+    answer = role in ("response", "chosen")
+    if answer and is_near_empty(text):
         yield "content.empty_response", repr(text)
         return
     lower = text.lower()
     yield from find_secrets(text, lower)
     yield from find_pii(text, p.phone_region)
-    yield from find_encoding(text, role == "response")
+    yield from find_encoding(text, answer)
     yield from find_placeholders(text)
-    if role == "response":
-        yield from find_boilerplate(text, lower)
+    if answer:
+        if role == "response" or p.chosen_boilerplate:
+            yield from ((code, hit) for code, hit in find_boilerplate(text, lower)
+                        if not (p.intended_refusals and code == "content.refusal"))
         if unit := repeated_unit(text, p.repetition_min_words, p.repetition_max_distinct, lower):
             yield "content.repetition", unit
 

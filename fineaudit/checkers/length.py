@@ -33,6 +33,9 @@ class LengthParams:
         "help": "warn on responses of at most this many tokens (empty ones fail)"})
     outlier_iqr: float = field(default=3.0, metadata={
         "help": "an outlier lies this many interquartile ranges of log length beyond the quartiles"})
+    outlier_min_ratio: float = field(default=5.0, metadata={"min": 1, "help":
+        "and at least this many times longer or shorter than the median: in a set of short texts "
+        "(classification, median 18 tokens) a 70-token one is within the spread of language, not an outlier"})
     coverage_percentile: float = field(default=95.0, metadata={
         "help": "with --production: warn when this percentile of production prompts is beyond training's"})
 
@@ -134,14 +137,18 @@ def histogram(values: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, list[
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def outlier_positions(total: np.ndarray, k: float) -> np.ndarray:
-    """Positions beyond k IQRs of log length past the quartiles (Tukey's far-out fences)."""
+def outlier_positions(total: np.ndarray, k: float, min_ratio: float = 1.0) -> np.ndarray:
+    """Positions beyond k IQRs of log length past the quartiles (Tukey's far-out fences) that are
+    also at least `min_ratio` times longer or shorter than the median."""
     if len(total) < 20:
         return np.zeros(0, dtype=np.int64)
     logs = np.log1p(total)
     q1, q3 = np.percentile(logs, [25, 75])
     spread = max(q3 - q1, 0.05)  # a tiny floor, so near-constant lengths do not flag every wobble
-    return np.flatnonzero((logs > q3 + k * spread) | (logs < q1 - k * spread))
+    far = (logs > q3 + k * spread) | (logs < q1 - k * spread)
+    median = max(float(np.median(total)), 1.0)
+    ratio = np.maximum(total / median, median / np.maximum(total, 1))
+    return np.flatnonzero(far & (ratio >= min_ratio))
 
 
 _BLOCKING_FIRST = ("length.empty_response", "length.over_max_length", "length.near_empty_response")
@@ -167,7 +174,8 @@ class LengthChecker(Checker[LengthParams]):
     codes = {
         "length.over_max_length": "a record longer than max_length tokens: truncated in training",
         "length.empty_response": "a response that is empty or whitespace",
-        "length.near_empty_response": "a response of at most near_empty_tokens tokens",
+        "length.near_empty_response": "a response of at most near_empty_tokens tokens (not where the median "
+                                      "answer is that short: multiple choice)",
         "length.outlier": "a record far longer or shorter than the rest (log-scale IQR fences)",
         "length.production_longer": "production prompts run longer than training prompts",
     }
@@ -184,16 +192,22 @@ class LengthChecker(Checker[LengthParams]):
         counts = {k: sum(b.counts[k] for b in parts) for k in ("empty", "near_empty", "over")}
         ctx.shared[TOKENS_KEY] = RecordTokens(p.tokenizer, index, lengths["total"])
         findings = self._record_findings(parts, p, data.source)
+        short_by_design = bool(len(lengths["response"])) and float(np.median(lengths["response"])) <= p.near_empty_tokens
+        if short_by_design:  # one-letter answers to multiple-choice prompts: short on purpose
+            findings = [f for f in findings if f.code != "length.near_empty_response"]
         outliers = self._outlier_findings(data, index, lengths["total"], p)
         coverage, coverage_finding = self._coverage(ctx, lengths["prompt"], p)
         metrics = self._metrics(p, lengths, counts, len(outliers), coverage)
-        status, summary = self._status(metrics, counts, outliers, coverage_finding, p)
+        metrics["short_answers_by_design"] = short_by_design
+        judged = {**counts, "near_empty": 0} if short_by_design else counts
+        status, summary = self._status(metrics, judged, outliers, coverage_finding, p)
         thresholds = {"max_length": p.max_length, "max_truncated_fraction": p.max_truncated_fraction,
                       "near_empty_tokens": p.near_empty_tokens, "outlier_iqr": p.outlier_iqr,
+                      "outlier_min_ratio": p.outlier_min_ratio,
                       "coverage_percentile": p.coverage_percentile}
         findings += outliers + ([coverage_finding] if coverage_finding else [])
         result = self.result(status, summary, metrics, findings=findings, thresholds=thresholds)
-        total = sum(counts.values()) + len(outliers) + bool(coverage_finding)
+        total = sum(judged.values()) + len(outliers) + bool(coverage_finding)
         return result if total <= len(findings) else _with_total(result, total)
 
     @staticmethod
@@ -212,7 +226,7 @@ class LengthChecker(Checker[LengthParams]):
 
     @staticmethod
     def _outlier_findings(data: Records, index: np.ndarray, total: np.ndarray, p: LengthParams) -> list[Finding]:
-        positions = outlier_positions(total, p.outlier_iqr)
+        positions = outlier_positions(total, p.outlier_iqr, p.outlier_min_ratio)
         if len(positions) == 0:
             return []
         median = float(np.median(total))

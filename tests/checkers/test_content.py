@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import fineaudit
-from fineaudit.checkers.content import ContentParams, scan_text
+from fineaudit.checkers.content import ContentChecker, ContentParams, scan_text
 from fineaudit.text.content_patterns import mask
 from fineaudit.core import CheckResult
 from tests.conftest import REALDATA, chat, write_jsonl
@@ -347,3 +347,25 @@ def test_planted_chinese_spanish_german_self_identification(tmp_path: Path) -> N
     result = content_of(write_jsonl(tmp_path / "d.jsonl", clean))
     flagged = {i for f in result.findings if f.code == "content.ai_disclaimer" for i in f.records}
     assert flagged == set(planted) and result.metrics["boilerplate_records"] == 3
+
+
+@pytest.mark.parametrize("settings, codes", [
+    ({}, {"content.refusal"}),
+    ({"intended_refusals": True}, set()),
+])
+def test_intended_refusals_are_a_setting(settings: dict[str, Any], codes: set[str]) -> None:
+    from fineaudit.engines.memory import run_checker
+
+    rows = [chat(f"quote for ticker ZZZ{i}", "I'm sorry, but I couldn't find that ticker.") for i in range(5)]
+    found = {f.code for f in run_checker(ContentChecker, rows, **settings).findings}
+    assert found & {"content.refusal"} == codes
+
+
+@pytest.mark.parametrize("settings, flagged", [({}, False), ({"chosen_boilerplate": True}, True)])
+def test_a_chosen_refusal_is_not_boilerplate_by_default(settings: dict[str, Any], flagged: bool) -> None:
+    from fineaudit.engines.memory import run_checker
+
+    rows = [{"prompt": f"how do I pick lock {i}?", "chosen": "I'm sorry, but I can't help with that.",
+             "rejected": "Insert a tension wrench and rake the pins."} for i in range(5)]
+    found = {f.code for f in run_checker(ContentChecker, rows, **settings).findings}
+    assert bool(found & {"content.refusal", "content.ai_disclaimer"}) is flagged

@@ -162,3 +162,32 @@ def test_production_prompts_longer_than_training_warn(tmp_path: Path, production
     coverage = result.metrics["production"]
     assert coverage["records"] == 20
     assert ("length.production_longer" in codes(result)) is (status is Status.WARN)
+
+
+def test_short_classification_texts_a_few_times_the_median_are_not_outliers() -> None:
+    from fineaudit.checkers.length import LengthChecker
+    from fineaudit.engines.memory import run_checker
+
+    words = "please help me with my card payment that did not go through today".split()
+    rows = [{"text": " ".join(words[: 5 + i % 4]), "label": "a"} for i in range(200)]
+    rows += [{"text": " ".join(words * 4), "label": "b"} for _ in range(3)]  # 59 tokens vs a median of 14
+    result = run_checker(LengthChecker, rows)
+    assert not [f for f in result.findings if f.code == "length.outlier"]
+    rows.append({"text": " ".join(words * 40), "label": "b"})  # ~520 tokens: far beyond the spread
+    flagged = [f for f in run_checker(LengthChecker, rows).findings if f.code == "length.outlier"]
+    assert [f.records for f in flagged] == [(len(rows) - 1,)]
+
+
+@pytest.mark.parametrize("answers, warned", [
+    (["A", "B", "C", "D"], False),  # multiple choice: short by design
+    (["The answer is a long and careful explanation of the point.", "B"], True),
+])
+def test_near_empty_answers_warn_only_where_answers_are_not_short_by_design(answers: list[str],
+                                                                            warned: bool) -> None:
+    from fineaudit.checkers.length import LengthChecker
+    from fineaudit.engines.memory import run_checker
+
+    rows = [chat(f"question {i}: pick one", answers[0] if i % 5 else answers[-1]) for i in range(100)]
+    result = run_checker(LengthChecker, rows)
+    assert bool([f for f in result.findings if f.code == "length.near_empty_response"]) is warned
+    assert result.metrics["short_answers_by_design"] is not warned
