@@ -12,7 +12,7 @@ import fineaudit
 from fineaudit.checkers.content import ContentChecker, ContentParams, scan_text
 from fineaudit.text.content_patterns import mask
 from fineaudit.core import CheckResult
-from tests.conftest import REALDATA, chat, write_jsonl
+from tests.conftest import real_file, chat, write_jsonl
 
 OPENAI_KEY = "sk-" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0"
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -271,7 +271,7 @@ def test_every_planted_email_key_and_empty_response_is_found(make_corpus: Callab
 
 @pytest.fixture(scope="module")
 def alpaca() -> CheckResult:
-    return content_of(REALDATA / "alpaca" / "alpaca_5000_original_sample.json")
+    return content_of(real_file("alpaca/alpaca_5000_original_sample.json"))
 
 
 def test_alpaca_empty_outputs_and_no_input_placeholders(alpaca: CheckResult) -> None:
@@ -282,13 +282,13 @@ def test_alpaca_empty_outputs_and_no_input_placeholders(alpaca: CheckResult) -> 
 
 
 def test_llama_factory_unfilled_name_placeholders() -> None:
-    result = content_of(REALDATA / "llama_factory_legacy" / "self_cognition.json")
+    result = content_of(real_file("llama_factory_legacy/self_cognition.json"))
     named = [f for f in result.findings if f.code == "content.template_placeholder"]
     assert len(named) >= 70 and any("<NAME>" in f.message for f in named)
 
 
 def test_cookbook_banana_repetition() -> None:
-    result = content_of(REALDATA / "openai_cookbook" / "toy_chat_fine_tuning.jsonl")
+    result = content_of(real_file("openai_cookbook/toy_chat_fine_tuning.jsonl"))
     [finding] = [f for f in result.findings if f.code == "content.repetition"]
     assert finding.records == (4,) and finding.line == 5 and "Eat a banana!" in finding.message
 

@@ -9,7 +9,7 @@ import pytest
 
 import fineaudit
 from fineaudit.core import CheckResult
-from tests.conftest import REALDATA, chat
+from tests.conftest import real_file, chat
 
 
 def run(rows: Any, check: str = "exact_duplicates", fmt: str = "auto", **params: Any) -> CheckResult:
@@ -59,7 +59,7 @@ def test_corpus_groups_equal_ground_truth(make_corpus: Any) -> None:
 
 
 def test_multiarith_repeated_problems() -> None:
-    problems = json.loads((REALDATA / "multiarith" / "MultiArith.json").read_text())
+    problems = json.loads(real_file("multiarith/MultiArith.json").read_text())
     rows = [{"prompt": p["sQuestion"], "completion": str(p["lSolutions"][0])} for p in problems]
     groups = [f.records for f in run(rows).findings]
     assert (344, 354) in groups  # reasoning-teacher issue #10
@@ -67,7 +67,7 @@ def test_multiarith_repeated_problems() -> None:
 
 
 def sms_rows() -> list[dict[str, str]]:
-    lines = (REALDATA / "sms_spam" / "SMSSpamCollection").read_text(encoding="utf-8").splitlines()
+    lines = real_file("sms_spam/SMSSpamCollection").read_text(encoding="utf-8").splitlines()
     return [dict(zip(("label", "text"), line.split("\t", 1))) for line in lines if line]
 
 

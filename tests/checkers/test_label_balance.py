@@ -11,7 +11,7 @@ import pytest
 import fineaudit
 from fineaudit.checkers.label_balance import label_variants, normalized_entropy
 from fineaudit.core import CheckResult, Status
-from tests.conftest import REALDATA, chat
+from tests.conftest import real_file, chat
 
 
 def labelled(**counts: int) -> list[dict[str, Any]]:
@@ -88,7 +88,7 @@ def test_make_corpus_counts_equal_ground_truth(make_corpus: Callable[..., tuple[
 
 def test_sms_spam_collection_shares_match_its_readme() -> None:
     """UCI readme: 4,827 legitimate messages (86.6%) and 747 (13.4%) spam."""
-    with open(REALDATA / "sms_spam" / "SMSSpamCollection", encoding="utf-8", newline="") as fh:
+    with open(real_file("sms_spam/SMSSpamCollection"), encoding="utf-8", newline="") as fh:
         rows = [{"label": label, "text": text} for label, text in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)]
     m = balance_of(rows).metrics
     assert m["counts"] == {"ham": 4827, "spam": 747}

@@ -9,7 +9,7 @@ import pytest
 
 from fineaudit.checkers.label_quality import LabelQualityParams
 from tests.checkers.test_exact_duplicates import run
-from tests.conftest import REALDATA, chat, write_jsonl
+from tests.conftest import DATA, REALDATA, chat, write_jsonl
 
 SPAM = ["win a free {} prize now, call {}", "urgent! claim your {} cash reward, text {}",
         "congratulations you won a {} voucher, reply {}", "free entry to win {} tickets, send {}"]
@@ -121,8 +121,8 @@ def test_embedding_features() -> None:
 
 # --------------------------------------------------------------------------- SMS Spam (real data)
 
-SMS = REALDATA / "sms_spam" / "SMSSpamCollection"
-needs_sms = pytest.mark.skipif(not SMS.exists(), reason="needs ../shared/realdata/sms_spam (the shared data folder)")
+SMS = DATA / "sms_spam" / "SMSSpamCollection" if (DATA / "sms_spam" / "SMSSpamCollection").exists() else REALDATA / "sms_spam" / "SMSSpamCollection"
+needs_sms = pytest.mark.skipif(not SMS.exists(), reason="needs tests/data/sms_spam or ../shared/realdata/sms_spam")
 
 
 def sms() -> list[dict[str, str]]:

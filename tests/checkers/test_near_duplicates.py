@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.checkers.test_exact_duplicates import run
-from tests.conftest import REALDATA, chat
+from tests.conftest import real_file, chat
 
 random.seed(5)
 VOCAB = [f"w{i}" for i in range(3000)]
@@ -92,7 +92,7 @@ def test_corpus_precision_and_recall(make_corpus: Any) -> None:
 def test_gpteacher_stricter_filters_leave_fewer_near_duplicates() -> None:
     files = ["toolformer-dedupe-only-dataset", "toolformer-similarity-0.9-dataset",
              "toolformer-similarity-0.7-dataset"]
-    counts = [run(str(REALDATA / "gpteacher" / f"{f}.json"), "near_duplicates").metrics["duplicate_records"]
+    counts = [run(str(real_file(f"gpteacher/{f}.json")), "near_duplicates").metrics["duplicate_records"]
               for f in files]
     assert all(a > b for a, b in itertools.pairwise(counts[:2])) and counts[1] >= counts[2]
     assert counts[0] > 100
