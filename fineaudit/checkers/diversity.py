@@ -300,7 +300,7 @@ class DiversityChecker(Checker):
         findings = [self._frame_finding(f, len(sample), data.source) for f in shared]
         findings += [self._template_finding(c, found) for c in clusters]
         status = Status.WARN if fraction > p.warn_templated_fraction else Status.PASS
-        summary = (f"{templated} records ({fraction:.1%}) in {len(clusters)} repeated prompt skeletons; "
+        summary = (f"{templated} records ({fraction:.1%}) in {len(clusters)} repeated prompt skeleton{'s' if len(clusters) != 1 else ''}; "
                    f"distinct-2 {metrics['distinct_2']}, compression ratio {metrics['compression_ratio']}"
                    + (f"; {len(shared)} shared frame{'s' if len(shared) != 1 else ''}" if shared else ""))
         thresholds = {"warn_templated_fraction": p.warn_templated_fraction, "near_threshold": p.near_threshold,
