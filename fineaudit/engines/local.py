@@ -80,12 +80,32 @@ if hasattr(multiprocessing.context, "ForkServerProcess"):  # not on Windows
         Process = _WorkerProcess
 
 
+_POOL_PARENT = "FINEAUDIT_POOL_PARENT"
+
+
 def _worker_context() -> Any:
     if hasattr(multiprocessing.context, "ForkServerProcess"):
+        os.environ[_POOL_PARENT] = str(os.getpid())  # read by the forkserver when it imports this module
         context = _WorkerContext()
         context.set_forkserver_preload([__name__])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _leave_the_terminals_group() -> None:
+    """In the forkserver, which preloads this module: a session of its own, so that a terminal's
+    Ctrl-C (sent to the whole foreground process group) reaches the main process alone, which
+    stops the workers; a worker still starting, before its initializer ignores SIGINT, printed
+    "Process _WorkerProcess-N:" and a traceback."""
+    parent = os.environ.get(_POOL_PARENT)
+    if parent and parent != str(os.getpid()) and sys.argv == ["-c"] and "multiprocessing.forkserver" in sys.modules:
+        try:
+            os.setsid()
+        except OSError:  # already a session leader: nothing to leave
+            pass
+
+
+_leave_the_terminals_group()
 
 
 class LocalEngine:
