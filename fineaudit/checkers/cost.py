@@ -7,11 +7,10 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-import orjson
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
-from fineaudit.dataset.formats import chat_messages
-from fineaudit.text.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
+from fineaudit.text.record_tokens import count_parts
+from fineaudit.text.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, resolve_spec
 
 PRESETS = ("openai-cookbook", "per-token", "gpu-hours")
 MAX_NAMED = 1000  # records named by the truncation finding
@@ -81,21 +80,9 @@ def cookbook_epochs(examples: int, target: int = DEFAULT_EPOCHS, min_passes: int
 def record_tokens_batch(spec: str, layout: str, batch: RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     """(index, tokens) of each parsed record, counted as length counts them (its default overhead);
     used only when length did not run in this audit."""
-    rows = [i for i, e in enumerate(batch.error) if e is None]
-    parts = [_texts(batch, i, layout) for i in rows]
-    counted = iter(count_tokens(spec, [t for texts, _ in parts for t in texts]))
-    totals = [sum(next(counted) for _ in texts) + TOKENS_PER_MESSAGE * turns + TOKENS_PER_RECORD
-              for texts, turns in parts]
-    return np.asarray([batch.index[i] for i in rows], np.int64), np.asarray(totals, np.int64)
-
-
-def _texts(batch: RecordBatch, i: int, layout: str) -> tuple[list[str], int]:
-    if layout == "chat":
-        obj = orjson.loads(batch.raw[i])
-        messages = chat_messages(obj) if isinstance(obj, dict) else []
-        return [m.text for m in messages], len(messages)
-    texts = [t for t in (batch.system[i] or "", batch.prompt[i], batch.response[i]) if t]
-    return texts, max(len(texts), batch.turns[i])
+    counts = count_parts(spec, layout, batch)
+    return (np.asarray([batch.index[i] for i in counts.rows], np.int64),
+            counts.totals(TOKENS_PER_MESSAGE, TOKENS_PER_RECORD))
 
 
 @dataclass(frozen=True)

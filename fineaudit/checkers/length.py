@@ -6,10 +6,9 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-import orjson
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
-from fineaudit.dataset.formats import fields
+from fineaudit.text.record_tokens import PROMPT, RESPONSE, count_parts
 from fineaudit.text.token_counting import DEFAULT_TOKENIZER, TOKENS_KEY, RecordTokens, count_tokens, resolve_spec
 
 FINDINGS_PER_BATCH = 200  # records named per batch and kind; the counts stay exact beyond it
@@ -59,39 +58,12 @@ class BatchLengths:
     counts: dict[str, int]
 
 
-PROMPT, RESPONSE, OTHER, REJECTED = 0, 1, 2, 3
-# what each part of a record adds to: the prompt, the answer, or neither (system prompts, tool
-# declarations and results are read by the model, trained on by none); labels are not text
-_KIND = {"prompt": PROMPT, "response": RESPONSE, "chosen": RESPONSE, "tool_call": RESPONSE,
-         "rejected": REJECTED, "system": OTHER, "tools": OTHER, "tool_result": OTHER, "text": OTHER}
-
-
-def _record_parts(batch: RecordBatch, i: int, layout: str,
-                  options: ReadOptions | None) -> tuple[list[tuple[int, str]], bool]:
-    """(kind, text) of each part of a record, and whether it has an answer at all (a chat
-    without an assistant turn is format's finding, not an empty response)."""
-    parts = [(_KIND[p.role], p.text) for p in fields(orjson.loads(batch.raw[i]), layout, options) if p.role in _KIND]
-    if layout != "chat":
-        return [(kind, text) for kind, text in parts if text], True
-    return parts, any(kind == RESPONSE for kind, _ in parts)
-
-
 def measure_batch(spec: str, layout: str, per_message: int, per_record: int, max_length: int,
                   near_empty: int, responses_expected: bool, batch: RecordBatch,
                   options: ReadOptions | None = None) -> BatchLengths:
-    rows = [i for i, e in enumerate(batch.error) if e is None]
-    records = [_record_parts(batch, i, layout, options) for i in rows]
-    # every text once, in one call per batch; prompt, response and total are sums of its counts
-    counted = iter(count_tokens(spec, [text for parts, _ in records for _, text in parts]))
-    sums = np.zeros((len(rows), 4), dtype=np.int64)
-    for k, (parts, _) in enumerate(records):
-        for kind, _ in parts:
-            sums[k, kind] += next(counted)
-    turns = np.array([max(len([p for p in parts if p[0] != REJECTED]), batch.turns[i]) if layout != "chat"
-                      else batch.turns[i] for (parts, _), i in zip(records, rows)], dtype=np.int64)
-    # a preference pair is two sequences, prompt + chosen and prompt + rejected: the longer one counts
-    answer = np.maximum(sums[:, RESPONSE], sums[:, REJECTED])
-    total = sums[:, PROMPT] + sums[:, OTHER] + answer + per_message * turns + per_record
+    counts = count_parts(spec, layout, batch, options)
+    rows, records, sums = counts.rows, counts.parts, counts.sums
+    total = counts.totals(per_message, per_record)
     out = BatchLengths(np.asarray([batch.index[i] for i in rows], np.int64), sums[:, PROMPT].copy(),
                        sums[:, RESPONSE].copy(), total, [], [], [], {"empty": 0, "near_empty": 0, "over": 0})
     for k, i in enumerate(rows):
