@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from fineaudit.check_runs import PlannedCheck, run_checks
 from fineaudit.config import TOP_LEVEL, Config, load_config
 from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, DatasetInfo, Engine, InputError,
                             Records, Report, Status)
 from fineaudit.text.content_patterns import redact_secrets
-from fineaudit.engines import make_engine
+from fineaudit.engines import make_engine, work_meter
 from fineaudit.dataset.formats import PROMPTS, ReadOptions, check_format_name, prompts_layout
 from fineaudit.dataset.hub import load_if_hub_name, named
 from fineaudit.dataset.loaders import Source, held_out_split_at, open_source, split_dataset_dict
@@ -87,7 +88,9 @@ def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = N
         options = cfg.read_options()
         loaded = _load_all(runner, sources, cfg, options)
         shared: dict[str, Any] = {}
-        results = [_run_check(name, cfg, loaded, sink, shared, options) for name in names]
+        at_once = runner.checks_at_once
+        results = run_checks(_plan(names), lambda name: _run_check(name, cfg, loaded, sink, shared, options,
+                                                                   metered=at_once > 1), at_once)
     return _report(loaded, results, cfg)
 
 
@@ -122,8 +125,24 @@ def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config,
     return loaded
 
 
+def _plan(names: list[str]) -> list[PlannedCheck]:
+    checkers = load_checkers()
+    return [PlannedCheck(n, tuple(checkers[n].after), not checkers[n].parallel_safe) for n in names]
+
+
 def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sink: Any,
-               shared: dict[str, Any], options: ReadOptions) -> CheckResult:
+               shared: dict[str, Any], options: ReadOptions, metered: bool = False) -> CheckResult:
+    """One check's result; `metered`: beside other checks, so its duration is the work it
+    caused (engines/work_meter.py), not its wall time."""
+    with work_meter.metered() as meter:
+        started = time.perf_counter()
+        result = _checked(name, cfg, loaded, sink, shared, options)
+        seconds = meter.seconds() if metered else time.perf_counter() - started
+    return replace(result, duration_s=seconds)
+
+
+def _checked(name: str, cfg: Config, loaded: Mapping[str, Records | None], sink: Any,
+             shared: dict[str, Any], options: ReadOptions) -> CheckResult:
     cls: type[Checker] = load_checkers()[name]
     settings = cfg.checks[name]
     train = loaded["train"]
@@ -131,7 +150,6 @@ def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sin
     ctx = AuditContext(format=train.info.format, params=settings.params, eval=loaded.get("eval"),
                        production=loaded.get("production"), progress=sink,
                        cache_dir=None, seed=cfg.seed, shared=shared, options=options)
-    started = time.perf_counter()
     if cls.needs and loaded.get(cls.needs) is None:
         result = cls().skipped(f"needs --{cls.needs}")
     else:
@@ -148,8 +166,7 @@ def _run_check(name: str, cfg: Config, loaded: Mapping[str, Records | None], sin
                  for f in (result.findings if cfg.max_findings == 0 else result.findings[:cfg.max_findings]))
     return replace(result, name=name, blocking=settings.blocking, findings=tuple(kept),
                    summary=report_text(result.summary), metrics=_redacted(result.metrics),
-                   findings_total=findings_total,
-                   duration_s=time.perf_counter() - started)
+                   findings_total=findings_total)
 
 
 MAX_MESSAGE_CHARS = 1000

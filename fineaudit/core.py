@@ -235,6 +235,10 @@ class Engine(Protocol):
              fmt_name: str | None = None) -> Records:
         """Parse a loader's source once (views and validity) and hold it for the passes."""
 
+    # how many checks may run at once: more than one where passes run in other processes, so
+    # that one check's work in this process overlaps the others' passes
+    checks_at_once: int
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Engine: ...
@@ -330,6 +334,11 @@ class Checker(Generic[P]):
     needs: ClassVar[str | None] = None  # "eval" or "production": skipped without it
     runs_when: ClassVar[str] = "always"  # for `fineaudit checks`, when the check decides itself
     order: ClassVar[int] = 100  # position in reports; built-ins follow the contract's table
+    # checks whose results (in AuditContext.shared) this one reads: it starts when they end
+    after: ClassVar[tuple[str, ...]] = ()
+    # may run in a thread beside other checks (engines with worker processes run several at
+    # once); a plugin that keeps global state leaves it False and runs alone
+    parallel_safe: ClassVar[bool] = False
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         raise NotImplementedError

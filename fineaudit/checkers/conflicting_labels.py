@@ -143,6 +143,7 @@ class ConflictingLabelsChecker(Checker[ConflictingLabelsParams]):
     """
 
     name = "conflicting_labels"
+    parallel_safe = True
     Params = ConflictingLabelsParams
     order = 45
     codes = {"conflicting_labels.label": "the same normalized input with different labels",

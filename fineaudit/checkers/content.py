@@ -209,6 +209,7 @@ class ContentChecker(Checker):
     """
 
     name = "content"
+    parallel_safe = True
     Params = ContentParams
     order = 90
     codes = {

@@ -156,6 +156,8 @@ class CostChecker(Checker[CostParams]):
     """
 
     name = "cost"
+    after = ("length",)  # bills the token counts that length leaves in ctx.shared
+    parallel_safe = True
     Params = CostParams
     order = 180  # after length (80), whose token counts it reads
     runs_when = "always (not blocking unless a budget is set)"

@@ -268,6 +268,7 @@ class DiversityChecker(Checker):
     """
 
     name = "diversity"
+    parallel_safe = True
     Params = DiversityParams
     order = 92
     codes = {

@@ -133,6 +133,7 @@ class DriftChecker(Checker[DriftParams]):
     """
 
     name = "drift"
+    parallel_safe = True
     Params = DriftParams
     order = 90
     needs = "production"

@@ -136,6 +136,7 @@ class EvalSplitChecker(Checker[EvalSplitParams]):
     """
 
     name = "eval_split"
+    parallel_safe = True
     Params = EvalSplitParams
     order = 170
     runs_when = "always (warns when no --eval is given)"

@@ -19,6 +19,7 @@ class ExactDuplicatesChecker(Checker[ExactDuplicatesParams]):
     """
 
     name = "exact_duplicates"
+    parallel_safe = True
     Params = ExactDuplicatesParams
     order = 30
     codes = {"exact_duplicates.group": "records identical after normalization (one finding per group)"}

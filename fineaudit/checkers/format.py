@@ -169,6 +169,7 @@ class FormatChecker(Checker[FormatParams]):
     """
 
     name = "format"
+    parallel_safe = True
     Params = FormatParams
     order = 20
     codes = {

@@ -88,6 +88,7 @@ class LabelBalanceChecker(Checker):
     """
 
     name = "label_balance"
+    parallel_safe = True
     runs_when = "when a label field exists (classification, or label_field)"
     Params = LabelBalanceParams
     order = 70

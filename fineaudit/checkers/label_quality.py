@@ -126,6 +126,7 @@ class LabelQualityChecker(Checker[LabelQualityParams]):
     """
 
     name = "label_quality"
+    parallel_safe = True
     runs_when = "when a label field exists (classification, or label_field)"
     Params = LabelQualityParams
     order = 72

@@ -167,6 +167,7 @@ class LanguageChecker(Checker):
     """
 
     name = "language"
+    parallel_safe = True
     Params = LanguageParams
     order = 95
     codes = {

@@ -211,6 +211,7 @@ class LeakageChecker(Checker[LeakageParams]):
     """
 
     name = "leakage"
+    parallel_safe = True
     Params = LeakageParams
     order = 50
     needs = "eval"

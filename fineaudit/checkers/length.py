@@ -141,6 +141,7 @@ class LengthChecker(Checker[LengthParams]):
     """
 
     name = "length"
+    parallel_safe = True
     Params = LengthParams
     order = 80
     codes = {

@@ -21,6 +21,7 @@ class NearDuplicatesChecker(Checker[NearDuplicatesParams]):
     """
 
     name = "near_duplicates"
+    parallel_safe = True
     Params = NearDuplicatesParams
     order = 40
     codes = {"near_duplicates.cluster": "records whose word n-gram Jaccard to the cluster's first record is at "

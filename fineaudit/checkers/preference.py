@@ -445,6 +445,7 @@ class PreferenceChecker(Checker[PreferenceParams]):
     """
 
     name = "preference"
+    parallel_safe = True
     runs_when = "when the layout is preference or kto"
     Params = PreferenceParams
     order = 85

@@ -29,6 +29,7 @@ class SizeChecker(Checker[SizeParams]):
     """
 
     name = "size"
+    parallel_safe = True
     Params = SizeParams
     order = 10
     codes = {"size.too_small": "fewer valid records than min_records (or warn_records)"}

@@ -407,6 +407,7 @@ class ToolCallsChecker(Checker[ToolCallsParams]):
     """
 
     name = "tool_calls"
+    parallel_safe = True
     runs_when = "when a record declares tools or makes a tool call"
     Params = ToolCallsParams
     order = 91  # after content, as in the contract's table

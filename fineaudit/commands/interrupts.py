@@ -11,6 +11,7 @@ and Python still runs the handler in the main thread at once.)
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -27,6 +28,7 @@ class Stopped(BaseException):
 
 
 _depth = 0
+_depth_lock = threading.Lock()
 _pending: list[int] = []
 
 
@@ -44,13 +46,16 @@ def on_signal(signum: int, frame: FrameType | None) -> None:
 def deferred() -> Iterator[None]:
     """A step that a stop signal must not cut: the signal takes effect when it ends."""
     global _depth
-    _depth += 1
+    with _depth_lock:  # checks running at once enter and leave such steps from their threads
+        _depth += 1
     try:
         yield
     finally:
-        _depth -= 1
-        if not _depth and _pending:
-            raise Stopped(_pending.pop())
+        with _depth_lock:
+            _depth -= 1
+            signum = _pending.pop() if not _depth and _pending else None
+        if signum is not None:
+            raise Stopped(signum)
 
 
 def reset() -> None:

@@ -132,6 +132,9 @@ class DaskEngine:
     LocalCluster it starts (and stops) itself."""
 
     name = "dask"
+    # one check at a time: the cluster already overlaps a pass's tasks, and this engine's
+    # bookkeeping (scattered parts, shuffles) is not shared between threads
+    checks_at_once = 1
 
     def __init__(self, batch_size: int = 5000, progress: ProgressSink | None = None,
                  scheduler: str | None = None, client: Client | None = None,

@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from bisect import bisect_right
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,7 @@ from fineaudit.dataset.formats import ReadOptions
 from fineaudit.commands.interrupts import deferred
 from fineaudit.dataset.loaders import MAX_RECORD_BYTES, Source
 from fineaudit.engines.progress import track_step
+from fineaudit.engines.work_meter import charge_worker_seconds
 
 T = TypeVar("T")
 
@@ -117,10 +119,13 @@ class LocalEngine:
         self.batch_size = batch_size
         self.max_record_bytes = max_record_bytes
         self.workers = workers or default_workers()
+        # one more check than workers: while one works in this process, the workers stay busy
+        self.checks_at_once = self.workers + 1 if self.workers > 1 else 1
         self.progress = progress
         self.block_bytes = block_bytes
         self._workdir = Path(tempfile.mkdtemp(prefix="fineaudit-"))
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()  # checks running at once share one pool
         self._loads = 0
 
     def load(self, source: Source, layout: str, role: str, options: ReadOptions | str | None,
@@ -173,6 +178,10 @@ class LocalEngine:
                                  "folder") from None
 
     def pool(self) -> ProcessPoolExecutor:
+        with self._pool_lock:
+            return self._started_pool()
+
+    def _started_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # forkserver: workers must not inherit threads (torch, the progress bar) from us; the
             # server imports this module once, so each new worker starts without importing it again
@@ -219,6 +228,13 @@ def _apply(fn: Callable[[RecordBatch], T], ref: SpoolBatch, source: str) -> T:
     return fn(read_spool_batch(ref, source))
 
 
+def _apply_timed(fn: Callable[[RecordBatch], T], ref: SpoolBatch, source: str) -> tuple[T, float]:
+    """In a worker: the result, and the seconds it took (charged to the check that asked)."""
+    started = time.perf_counter()
+    out = fn(read_spool_batch(ref, source))
+    return out, time.perf_counter() - started
+
+
 class LocalRecords:
     """A dataset spooled on local disk; implements the core `Records` protocol."""
 
@@ -253,10 +269,12 @@ class LocalRecords:
         which the pool's manager thread (3.11) then fails to mark broken when the workers are killed;
         an error stops the rest here, an interrupt leaves them to the engine's abort."""
         with deferred():
-            futures = [self.engine.pool().submit(_apply, fn, ref, self.source) for ref in self.batches]
+            futures = [self.engine.pool().submit(_apply_timed, fn, ref, self.source) for ref in self.batches]
         try:
             for future in futures:
-                yield future.result()
+                out, seconds = future.result()
+                charge_worker_seconds(seconds)
+                yield out
         except Exception:
             for future in futures:
                 future.cancel()

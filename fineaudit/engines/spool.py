@@ -9,7 +9,9 @@ to global numbering.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +33,42 @@ def to_arrow(batch: RecordBatch) -> pa.RecordBatch:
 
 
 def from_arrow(table: pa.RecordBatch, source: str) -> RecordBatch:
-    return RecordBatch(source=source, **{c: table.column(c).to_pylist() for c in RecordBatch.COLUMNS})
+    return SpoolRecordBatch(table, source)
+
+
+class SpoolRecordBatch(RecordBatch):
+    """A batch read from a spool file whose columns become Python lists when first used.
+
+    Most passes read two or three of the thirteen columns, and turning a column into Python
+    objects is most of a read's cost (2.7 µs per record for all of them, 0.5 for `raw` alone:
+    benchmarks/bench_batch_costs.py). It is a RecordBatch in every other way, and pickles as
+    a plain one."""
+
+    def __init__(self, table: pa.RecordBatch, source: str) -> None:  # pylint: disable=super-init-not-called
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "_table", table)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when the attribute is not set yet: a column read for the first time
+        table = self.__dict__.get("_table")
+        if table is None or name not in RecordBatch.COLUMN_KINDS:
+            raise AttributeError(name)
+        values = table.column(name).to_pylist()
+        object.__setattr__(self, name, values)
+        return values
+
+    def __len__(self) -> int:
+        return int(self.__dict__["_table"].num_rows)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecordBatch):
+            return NotImplemented
+        return self.source == other.source and all(getattr(self, c) == getattr(other, c) for c in self.COLUMNS)
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass's own: equal batches, no hash
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return RecordBatch, (self.source, *(getattr(self, c) for c in self.COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -67,14 +104,16 @@ def spool_block(block: Block, spec: BatchSpec, path: str) -> tuple[int, int]:
 
 
 _readers: dict[str, pa.ipc.RecordBatchFileReader] = {}
+_readers_lock = threading.Lock()  # checks running at once read batches (take, sample) from threads
 
 
 def read_spool_batch(ref: SpoolBatch, source: str) -> RecordBatch:
-    reader = _readers.get(ref.path)
-    if reader is None:
-        # a plain file, not a memory map: mapped pages would count in every reader's RSS
-        reader = _readers[ref.path] = pa.ipc.open_file(pa.OSFile(ref.path, "rb"))
-    table = reader.get_batch(ref.number)
+    with _readers_lock:
+        reader = _readers.get(ref.path)
+        if reader is None:
+            # a plain file, not a memory map: mapped pages would count in every reader's RSS
+            reader = _readers[ref.path] = pa.ipc.open_file(pa.OSFile(ref.path, "rb"))
+        table = reader.get_batch(ref.number)
     if ref.block_start or ref.line_offset:
         table = table.set_column(0, "index", pc.add(table.column("index"), ref.block_start))
         table = table.set_column(1, "line", pc.add(table.column("line"), ref.line_offset))
@@ -82,8 +121,9 @@ def read_spool_batch(ref: SpoolBatch, source: str) -> RecordBatch:
 
 
 def forget_readers(folder: str) -> None:
-    for path in [p for p in _readers if p.startswith(folder)]:
-        del _readers[path]
+    with _readers_lock:
+        for path in [p for p in _readers if p.startswith(folder)]:
+            del _readers[path]
 
 
 def spool_refs(paths: Sequence[str], records: Sequence[int], first: Sequence[int],

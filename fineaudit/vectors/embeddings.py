@@ -9,6 +9,7 @@ L2-normalised float32 rows, so a dot product is the cosine similarity.
 from __future__ import annotations
 
 import hashlib
+import threading
 import importlib.util
 import json
 import os
@@ -266,9 +267,20 @@ class EmbedStats:
 EMBED_CHUNK = 512  # texts per encode call: a progress step, still long enough to sort by length
 
 
+_EMBED_LOCK = threading.Lock()
+
+
 def embed(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None,
           progress: Any = None, desc: str | None = None) -> tuple[np.ndarray, EmbedStats]:
-    """Embeddings of texts, computing only those the cache lacks (and storing them)."""
+    """Embeddings of texts, computing only those the cache lacks (and storing them). One call
+    at a time per process: checks running at once would load the model twice and split the
+    CPU threads that torch already uses in full."""
+    with _EMBED_LOCK:
+        return _embed(embedder, texts, cache, progress, desc)
+
+
+def _embed(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None,
+           progress: Any, desc: str | None) -> tuple[np.ndarray, EmbedStats]:
     import time
 
     started = time.perf_counter()
