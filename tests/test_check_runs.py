@@ -94,8 +94,13 @@ def test_results_come_back_in_plan_order_whatever_order_they_finish_in(finish_or
 @pytest.mark.parametrize("at_once", [2, 3])
 def test_never_more_than_at_once_and_that_many_do_run_together(at_once: int) -> None:
     barrier = threading.Barrier(at_once)  # passes only when `at_once` checks wait at it together
-    rec = Recorder({name: (lambda: (barrier.wait(WAIT), time.sleep(0.05))) for name in "abcdef"})  # the sleep:
-    results = run_checks(plan(*"abcdef"), rec.run, at_once=at_once)  # room for a wrong scheduler's extra check
+
+    def meet() -> None:
+        barrier.wait(WAIT)
+        time.sleep(0.05)  # room for a wrong scheduler to start one more beside these
+
+    rec = Recorder({name: meet for name in "abcdef"})
+    results = run_checks(plan(*"abcdef"), rec.run, at_once=at_once)
     assert [r.name for r in results] == list("abcdef")
     assert rec.peak == at_once
 
