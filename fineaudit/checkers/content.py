@@ -104,6 +104,8 @@ def text_fields(obj: Any, layout: str, options: ReadOptions | None = None) -> It
     parts = fields(obj, layout, options)
     for part in parts:
         yield part.path, _ROLE.get(part.role, "other"), part.text
+    if len(obj) == 1 and parts:  # one key, and it held the parts: no side column
+        return
     covered = {_TOP_KEY.split(part.path, maxsplit=1)[0] for part in parts}
     for key, value in obj.items():
         if isinstance(value, str) and key not in covered:

@@ -459,11 +459,36 @@ def _tools_part(obj: dict[str, Any]) -> Iterator[Part]:
 
 def fields(obj: Any, layout: str, options: ReadOptions | None = None) -> list[Part]:
     """Every text part of a parsed record, in reading order, with its role."""
+    if layout == "chat" and not (options and options.fields) and (plain := _plain_chat_parts(obj)) is not None:
+        return plain
     options = options or ReadOptions()
     source, obj = obj, mapped(obj, options)
     if not isinstance(obj, dict):
         return [Part("text", as_text(obj), "(record)")] if obj is not None else []
     return list(_fields(obj, layout, options, source))
+
+
+# keys that make a chat record more than its messages: a label, tools, DPO-style `input`
+_NOT_PLAIN_CHAT = frozenset((*LABEL_KEYS, "tools", "input"))
+
+
+def _plain_chat_parts(obj: Any) -> list[Part] | None:
+    """The parts of the commonest record, OpenAI chat turns of text and nothing else, read
+    without building Messages (the parts `_fields` gives it: every pass over a chat set reads
+    them); None for any other record."""
+    turns = obj.get("messages") if type(obj) is dict else None
+    if type(turns) is not list or not _NOT_PLAIN_CHAT.isdisjoint(obj):
+        return None
+    parts = []
+    for i, turn in enumerate(turns):
+        if type(turn) is not dict:
+            return None
+        name, content = turn.get("role"), turn.get("content")
+        role = _TURN_ROLE.get(name) if type(name) is str else None
+        if role is None or type(content) is not str or turn.get("tool_calls") or turn.get("function_call"):
+            return None
+        parts.append(Part(role, content, f"messages[{i}].content"))
+    return parts
 
 
 def _fields(obj: dict[str, Any], layout: str, options: ReadOptions, source: Any) -> Iterator[Part]:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from fineaudit.core import DatasetInfo, FineauditError, ProgressSink, Record, RecordBatch
 from fineaudit.engines.grouping import (BLOCK_BYTES, BatchSpec, Block, default_workers, groups_of_parts,
                                         line_offsets, plan_blocks, sample_indices)
-from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch,
+from fineaudit.engines.spool import (SpoolBatch, first_indices, forget_readers, read_spool_batch, read_spool_rows,
                                      shards_of, spool_block, spool_refs, write_spool)
 from fineaudit.engines import require_picklable
 from fineaudit.dataset.formats import ReadOptions
@@ -292,9 +292,9 @@ class LocalRecords:
         found: dict[int, Record] = {}
         for number, members in by_batch.items():
             ref = self.batches[number]
-            batch = read_spool_batch(ref, self.source)
-            for i in members:
-                found[i] = batch.record(i - ref.first_index)
+            batch = read_spool_rows(ref, self.source, [i - ref.first_index for i in members])
+            for k, i in enumerate(members):
+                found[i] = batch.record(k)
         return [found[int(i)] for i in indices if int(i) in found]
 
     def sample(self, n: int, seed: int) -> list[Record]:

@@ -108,16 +108,29 @@ _readers_lock = threading.Lock()  # checks running at once read batches (take, s
 
 
 def read_spool_batch(ref: SpoolBatch, source: str) -> RecordBatch:
+    return from_arrow(_shifted(ref, _spool_table(ref)), source)
+
+
+def read_spool_rows(ref: SpoolBatch, source: str, rows: Sequence[int]) -> RecordBatch:
+    """Only these rows of a batch (positions in it): a sample touches every batch, but turns
+    just its few records into Python objects."""
+    return from_arrow(_shifted(ref, _spool_table(ref).take(pa.array(rows, type=pa.int64()))), source)
+
+
+def _spool_table(ref: SpoolBatch) -> pa.RecordBatch:
     with _readers_lock:
         reader = _readers.get(ref.path)
         if reader is None:
             # a plain file, not a memory map: mapped pages would count in every reader's RSS
             reader = _readers[ref.path] = pa.ipc.open_file(pa.OSFile(ref.path, "rb"))
-        table = reader.get_batch(ref.number)
+        return reader.get_batch(ref.number)
+
+
+def _shifted(ref: SpoolBatch, table: pa.RecordBatch) -> pa.RecordBatch:
     if ref.block_start or ref.line_offset:
         table = table.set_column(0, "index", pc.add(table.column("index"), ref.block_start))
         table = table.set_column(1, "line", pc.add(table.column("line"), ref.line_offset))
-    return from_arrow(table, source)
+    return table
 
 
 def forget_readers(folder: str) -> None:

@@ -49,7 +49,11 @@ def count_parts(spec: str, layout: str, batch: RecordBatch, options: ReadOptions
     """Every text of the batch's parsed records counted once, in one tokenizer call."""
     rows = [i for i, e in enumerate(batch.error) if e is None]
     parts = [record_parts(batch, i, layout, options) for i in rows]
-    counted = iter(count_tokens(spec, [text for record, _ in parts for _, text in record]))
+    texts = [text for record, _ in parts for _, text in record]
+    # each distinct text counted once: system prompts and tool declarations repeat across a set
+    distinct = list(dict.fromkeys(texts))
+    tokens = dict(zip(distinct, count_tokens(spec, distinct)))
+    counted = iter([tokens[text] for text in texts])
     sums = np.zeros((len(rows), 4), dtype=np.int64)
     for k, (record, _) in enumerate(parts):
         for kind, _ in record:
