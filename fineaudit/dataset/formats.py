@@ -419,7 +419,7 @@ _TURN_ROLE = {"system": "system", "user": "prompt", "assistant": "response", "to
 
 def _message_parts(msgs: Iterable[Message], answer_role: str | None = None) -> Iterator[Part]:
     for m in msgs:
-        role = _TURN_ROLE.get(m.role or "", "prompt")
+        role = _TURN_ROLE.get(m.role, "prompt") if isinstance(m.role, str) else "prompt"  # a list is no role
         if m.speaker == "function_call":
             role = "tool_call"
         if answer_role and role == "response":
@@ -559,6 +559,14 @@ def _turn_view(msgs: Sequence[Message], label: str | None, rejected: str = "",
     return View(prompt, response, text, label, system, len(msgs) + len(answers), rejected)
 
 
+def _plain_chat_view(parts: list[Part]) -> View:
+    """`_turn_view` of a plain chat record (see `_plain_chat_parts`: no label, text turns)."""
+    system = next((p.text for p in parts if p.role == "system"), None)
+    prompt = "\n".join([p.text for p in parts if p.role == "prompt"])
+    response = "\n".join([p.text for p in parts if p.role == "response"])
+    return View(prompt, response, "\n".join([p.text for p in parts]), None, system, len(parts))
+
+
 def view_of(obj: Any, layout: str, options: ReadOptions | str | None = None) -> View:
     """The views of one parsed record under a layout; lenient, since format reports breakage."""
     options = as_options(options)
@@ -570,6 +578,8 @@ def view_of(obj: Any, layout: str, options: ReadOptions | str | None = None) -> 
     # KTO's boolean is desirability, read by the preference check, not a class to balance
     label = None if layout == "kto" and options.label is None else _label(obj.get("label"))
     if layout == "chat":
+        if not options.fields and (plain := _plain_chat_parts(obj)) is not None:
+            return _plain_chat_view(plain)
         return _turn_view(chat_messages(obj), label)
     if layout == "instruction":
         prompt = _join(as_text(obj.get("instruction")), as_text(obj.get("input")))
