@@ -33,7 +33,8 @@ def run_checks(plan: Sequence[PlannedCheck], run: Callable[[str], CheckResult],
     the check that raised it is collected; checks still running are left to the engine's
     cleanup, which stops the workers they wait on (their threads are daemons)."""
     if at_once <= 1 or len(plan) <= 1:
-        return [run(p.name) for p in _in_dependency_order(plan)]
+        ran = {p.name: run(p.name) for p in _in_dependency_order(plan)}
+        return [ran[p.name] for p in plan]
     done: dict[str, CheckResult] = {}
     finished: queue.Queue[tuple[str, CheckResult | None, BaseException | None]] = queue.Queue()
     waiting, running = list(plan), dict[str, PlannedCheck]()

@@ -124,11 +124,9 @@ def test_a_check_starts_only_after_the_checks_it_reads_from_ended(specs: list[st
 
 
 @pytest.mark.parametrize("specs,at_once", [
-    pytest.param(["b<a", "a"], 1, marks=pytest.mark.xfail(strict=True, reason=(
-        "at_once=1 returns results in the order it ran them, not plan order: check_runs.py "
-        "`return [run(p.name) for p in _in_dependency_order(plan)]`"))),
-    pytest.param(["a<b", "b<c", "c<a"], 1, marks=pytest.mark.xfail(strict=True, reason="as above")),
-    pytest.param(["a<a", "b"], 1, marks=pytest.mark.xfail(strict=True, reason="as above")),
+    (["b<a", "a"], 1),
+    (["a<b", "b<c", "c<a"], 1),
+    (["a<a", "b"], 1),
     (["a", "b<a"], 1),
     (["b<a", "a"], 2),
     (["a<b", "b<c", "c<a"], 2),
@@ -339,12 +337,7 @@ def test_a_plugin_without_parallel_safe_runs_alone(plugins: None) -> None:
     assert beside_end <= alone_start or alone_end <= beside_start
 
 
-@pytest.mark.parametrize("workers", [
-    pytest.param(1, marks=pytest.mark.xfail(strict=True, reason=(
-        "one check at a time, run_checks returns results in the order it ran them, and the report "
-        "lists checks in that order: the plugin comes after cost instead of at its place"))),
-    2,
-])
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_check_after_a_later_one_keeps_its_place_in_the_report(plugins: None, workers: int) -> None:
     report = fineaudit.audit(SAMPLE / "train.jsonl", only=["size", "format", "cost", "after_cost_plugin"],
                              config={**SMALL_BATCHES, "workers": workers})

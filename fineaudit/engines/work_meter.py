@@ -28,12 +28,12 @@ class WorkMeter:
 @contextmanager
 def metered() -> Iterator[WorkMeter]:
     """Charge the work of this thread, and of the passes it asks for, to one meter."""
-    meter = WorkMeter()
+    meter, outer = WorkMeter(), getattr(_local, "meter", None)
     _local.meter = meter
     try:
         yield meter
     finally:
-        _local.meter = None
+        _local.meter = outer
 
 
 def charge_worker_seconds(seconds: float) -> None:
