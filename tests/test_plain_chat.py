@@ -95,3 +95,37 @@ def test_real_chat_records_read_the_same_both_ways(name: str) -> None:
     for record in records:
         assert fields(record, "chat") == _general_fields(record)
         assert view_of(record, "chat") == _general_view(record)
+
+
+TURN_LISTS = [  # (turns, plain: the schema need not be asked)
+    ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], True),
+    ([{"role": "system", "content": ""}, {"role": "tool", "content": " "}], True),
+    ([], False),  # minItems 1
+    ([{"role": "user", "content": "q", "weight": 2}], False),  # the schema refuses the weight
+    ([{"role": "user", "content": "q", "name": 5}], False),
+    ([{"role": "User", "content": "q"}], False),
+    ([{"role": "user", "content": None}], False),
+    ([{"role": "user"}], False),
+    ([{"content": "q"}], False),
+    ([{"role": "assistant", "content": "", "tool_calls": []}], False),
+    ("not a list", False),
+]
+
+
+@pytest.mark.parametrize("turns,plain", TURN_LISTS)
+def test_plain_turns_are_those_the_schema_passes(turns: Any, plain: bool) -> None:
+    from fineaudit.dataset import layout_rules
+
+    assert layout_rules._plain_turns(turns) is plain
+    if plain:
+        assert layout_rules._schema_errors({"messages": turns}, "chat") == []
+
+
+@pytest.mark.parametrize("record", PLAIN + GENERAL)
+def test_problems_are_the_same_with_and_without_the_schema_shortcut(record: dict,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from fineaudit.dataset import layout_rules
+
+    fast = layout_rules.record_problems(record, "chat")
+    monkeypatch.setattr(layout_rules, "_plain_turns", lambda turns: False)
+    assert layout_rules.record_problems(record, "chat") == fast
