@@ -28,6 +28,20 @@ class Normalization:
 _PUNCTUATION = re.compile(r"""(?:(?<!\d)[.,]|[.,](?!\d)|[;:!?¿¡'"`“”‘’«»()\[\]{}…\u2010-\u2015_-])+""")
 
 
+# every ASCII character `_PUNCTUATION` replaces in text without digits ("." and "," stay only
+# between digits) -> a space; other bytes -> themselves
+_ASCII_PUNCTUATION = bytes(32 if chr(b) in ".,;:!?'\"`()[]{}_-" else b for b in range(256))
+_DIGITS = "0123456789"
+
+
+def _spaced_punctuation(text: str) -> str:
+    """`_PUNCTUATION.sub(" ", text)` up to runs of spaces (whitespace is collapsed next): in
+    ASCII text without digits, one bytes.translate (40 -> 6 µs on a 500-character prompt)."""
+    if text.isascii() and not any(d in text for d in _DIGITS):
+        return text.encode("ascii").translate(_ASCII_PUNCTUATION).decode("ascii")
+    return _PUNCTUATION.sub(" ", text)
+
+
 def normalize_text(text: str, how: Normalization = Normalization()) -> str:
     """`text` after the steps `how` enables, in the order NFKC, casefold, punctuation, whitespace."""
     if how.nfkc and not text.isascii():  # ASCII is already NFKC; skipping it is much faster
@@ -35,7 +49,7 @@ def normalize_text(text: str, how: Normalization = Normalization()) -> str:
     if how.casefold:
         text = text.casefold()
     if how.punctuation:
-        text = _PUNCTUATION.sub(" ", text)
+        text = _spaced_punctuation(text) if how.collapse_whitespace else _PUNCTUATION.sub(" ", text)
     if how.collapse_whitespace:
         text = " ".join(text.split())
     return text
