@@ -40,6 +40,8 @@ def _validate(entry_name: str, cls: object) -> None:
         raise PluginError(f"checker {cls.__name__} has no name")
     if not dataclasses.is_dataclass(cls.Params):
         raise PluginError(f"checker {cls.name!r}: Params must be a dataclass")
+    if not (isinstance(cls.after, tuple) and all(isinstance(name, str) for name in cls.after)):
+        raise PluginError(f"checker {cls.name!r}: `after` must be a tuple of check names, like ('length',)")
     stray = sorted(code for code in cls.codes if not code.startswith(f"{cls.name}."))
     if stray:
         raise PluginError(f"checker {cls.name!r}: finding code {stray[0]!r} must start with '{cls.name}.'")

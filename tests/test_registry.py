@@ -64,6 +64,11 @@ class WrongPrefixChecker(Checker):
     """Declares a code of another checker."""
     name = "prefix"
     codes = {"size.too_small": "not mine"}
+
+class AfterStringChecker(Checker):
+    """Names the check it follows as a bare string, which would read as six one-letter names."""
+    name = "after_string"
+    after = "length"
 '''
 
 
@@ -138,6 +143,12 @@ def test_a_code_outside_the_checkers_prefix_is_refused(tmp_path: Path) -> None:
     env = install_plugin(tmp_path / "site", {"prefix": "WrongPrefixChecker"})
     run = fineaudit(env, "checks")
     assert run.returncode == 2 and "'size.too_small' must start with 'prefix.'" in run.stderr
+
+
+def test_after_that_is_not_a_tuple_of_names_is_refused(tmp_path: Path) -> None:
+    env = install_plugin(tmp_path / "site", {"after_string": "AfterStringChecker"})
+    run = fineaudit(env, "checks")
+    assert run.returncode == 2 and "'after_string': `after` must be a tuple of check names" in run.stderr
 
 
 def test_an_undeclared_finding_code_fails_closed(tmp_path: Path) -> None:
