@@ -14,7 +14,7 @@ from fineaudit.core import (AuditContext, Checker, CheckResult, ConfigError, Dat
                             Records, Report, Status)
 from fineaudit.text.content_patterns import redact_secrets
 from fineaudit.engines import make_engine, work_meter
-from fineaudit.dataset.formats import PROMPTS, ReadOptions, check_format_name, prompts_layout
+from fineaudit.dataset.formats import PROMPTS, ReadOptions, UnknownLayout, check_format_name, prompts_layout
 from fineaudit.dataset.hub import load_if_hub_name, named
 from fineaudit.dataset.loaders import Source, held_out_split_at, open_source, split_dataset_dict
 from fineaudit.engines.progress import NoProgress, make_progress
@@ -112,8 +112,9 @@ def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config,
     assert train is not None  # the training data is always given; eval and production may not be
     layout = cfg.format if cfg.format != "auto" else train.detect_layout(options=options)
     loaded: dict[str, Records | None] = {"train": runner.load(train, layout, "train", options)}
-    if sources["eval"] is not None:
-        loaded["eval"] = runner.load(sources["eval"], layout, "eval", options)
+    held_out = sources["eval"]
+    if held_out is not None:
+        loaded["eval"] = runner.load(held_out, _eval_layout(held_out, layout, options), "eval", options)
     production = sources["production"]
     if production is not None:
         field = cfg.production_field or None
@@ -123,6 +124,17 @@ def _load_all(runner: Any, sources: Mapping[str, Source | None], cfg: Config,
         loaded["production"] = runner.load(production, prompts_layout(field), "production",
                                            ReadOptions.of(label_field=options.label), PROMPTS)
     return loaded
+
+
+def _eval_layout(held_out: Source, train_layout: str, options: ReadOptions) -> str:
+    """The eval split's own layout: an eval kept as instruction records beside chat training
+    data is common, and read in the training layout every eval record would be invalid, so no
+    leak could be found. The training layout when the eval's cannot be told (it is then read,
+    and its unreadable records reported, as before)."""
+    try:
+        return held_out.detect_layout(options=options)
+    except (UnknownLayout, InputError):
+        return train_layout
 
 
 def _plan(names: list[str]) -> list[PlannedCheck]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from fineaudit.vectors import minhash
 from fineaudit.vectors.duplicate_groups import NearDuplicatesParams, band_keys_batch, check_scope, exact_keys_batch, excerpts_of, shingle_sets_of
-from fineaudit.core import AuditContext, Checker, CheckResult, Finding, Records, Status
+from fineaudit.core import AuditContext, Checker, CheckResult, Finding, RecordBatch, Records, Status
 from fineaudit.text.normalize import Normalization
 from fineaudit.vectors import prompt_index
 from fineaudit.text.content_patterns import redact_secrets
@@ -74,6 +74,11 @@ def _keyed(data: Records, fn: partial, desc: str) -> tuple[np.ndarray, np.ndarra
     keys = np.concatenate([k for k, _ in parts]) if parts else np.zeros(0, np.uint64)
     idx = np.concatenate([i for _, i in parts]) if parts else np.zeros(0, np.int64)
     return keys, idx
+
+
+def invalid_rows(batch: RecordBatch) -> list[int]:
+    """The batch's records that do not fit their layout (module level: runs in the workers)."""
+    return [i for i, ok in zip(batch.index, batch.valid) if not ok]
 
 
 def join_keys(train: tuple[np.ndarray, np.ndarray], held: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -220,7 +225,9 @@ class LeakageChecker(Checker[LeakageParams]):
              "leakage.prompt": "an eval prompt found in training records (exact, a shared 13-gram or "
                                "50-character substring, or contained whole), whatever the answer",
              "leakage.semantic": "an eval prompt that paraphrases a training prompt (embedding "
-                                 "similarity): both texts shown for review"}
+                                 "similarity): both texts shown for review",
+             "leakage.invalid_eval": "eval records that do not fit the eval's layout: their text is "
+                                     "not compared, so leaks among them go unseen"}
 
     def check(self, data: Records, ctx: AuditContext) -> CheckResult:
         p = self.params(ctx)
@@ -234,8 +241,10 @@ class LeakageChecker(Checker[LeakageParams]):
         prompts = {e: leak for e, leak in prompts.items() if e not in records}
         leaked = sorted(records | set(prompts))
         paraphrases, note = semantic_leaks(data, held, p, ctx, set(leaked)) if p.semantic else ({}, "off")
+        invalid = [i for part in held.map_batches(invalid_rows, desc="leakage: eval validity") for i in part]
         fraction = len(leaked) / len(held) if len(held) else 0.0
         metrics = {"leaked_records": len(leaked), "leaked_fraction": round(fraction, 6),
+                   "invalid_eval_records": len(invalid), "eval_format": held.info.format,
                    "exact_leaks": len(exact), "near_leaks": len(set(near) - set(exact)),
                    "prompt_leaks": len(prompts) if p.prompts else None,
                    "prompt_leaks_by_kind": {how: sum(1 for x in prompts.values() if x.how == how) for how in HOW},
@@ -246,8 +255,8 @@ class LeakageChecker(Checker[LeakageParams]):
                       "semantic_threshold": p.semantic_threshold, "semantic_margin": p.semantic_margin,
                       "max_key_records": p.max_key_records}
         findings = self._findings(held, leaked, exact, near, prompts, p.scope) + \
-            [self._paraphrase(e, x) for e, x in sorted(paraphrases.items())]
-        if not leaked and not paraphrases:
+            [self._paraphrase(e, x) for e, x in sorted(paraphrases.items())] + self._invalid(held, invalid)
+        if not leaked and not paraphrases and not invalid:
             return self.result(Status.PASS, "no eval record or prompt found in the training set", metrics,
                                thresholds=thresholds)
         status = Status.FAIL if fraction > p.max_fraction else Status.WARN
@@ -255,7 +264,22 @@ class LeakageChecker(Checker[LeakageParams]):
                    f"({len(records)} as whole records, {len(prompts)} by their prompt)")
         if paraphrases:
             summary += f"; {len(paraphrases)} eval prompts paraphrase training prompts (review)"
+        if invalid:
+            # none readable: nothing was compared, and a gate must not pass what it could not judge
+            status = Status.FAIL if len(invalid) == len(held) else status
+            summary += (f"; {len(invalid)} of {len(held)} eval records do not fit the eval's layout "
+                        f"({held.info.format}) and were not compared")
         return self.result(status, summary, metrics, thresholds=thresholds, findings=findings)
+
+    @staticmethod
+    def _invalid(held: Records, invalid: list[int]) -> list[Finding]:
+        if not invalid:
+            return []
+        shown = ", ".join(map(str, invalid[:10])) + (", ..." if len(invalid) > 10 else "")
+        return [Finding(code="leakage.invalid_eval", records=tuple(invalid), source="eval",
+                        message=f"{len(invalid)} eval records do not fit the eval's layout ({held.info.format}) "
+                                f"and were not compared: {shown} (their format problems: audit the eval "
+                                "file itself)")]
 
     def _findings(self, held: Records, leaked: list[int], exact: Matches, near: Matches,
                   prompts: dict[int, PromptLeak], scope: str) -> list[Finding]:

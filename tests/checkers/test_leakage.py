@@ -81,6 +81,44 @@ def test_names_every_training_twin(tmp_path: Path) -> None:
         TRAIN = saved
 
 
+def as_instruction(record: dict[str, Any]) -> dict[str, Any]:
+    user, assistant = record["messages"][0]["content"], record["messages"][1]["content"]
+    return {"instruction": user, "input": "", "output": assistant}
+
+
+def as_completion(record: dict[str, Any]) -> dict[str, Any]:
+    return {"prompt": record["messages"][0]["content"], "completion": record["messages"][1]["content"]}
+
+
+@pytest.mark.parametrize("layout", [as_instruction, as_completion])
+def test_an_eval_in_another_layout_than_training_is_read_in_its_own(tmp_path: Path, layout: Any) -> None:
+    """Chat training data, an eval kept as instruction (or prompt-completion) records: read in
+    the training layout every eval record would be invalid and no copy could be found."""
+    held = [layout(chat(prose(20), prose(150))) for _ in range(40)]
+    held[7], held[30] = layout(TRAIN[5]), layout(TRAIN[299])
+    result = leakage(tmp_path, held)
+    assert result.status.value == "fail"
+    assert {f.records: f.code for f in result.findings} == {(7,): "leakage.exact", (30,): "leakage.exact"}
+    assert result.metrics["invalid_eval_records"] == 0
+    assert result.metrics["eval_format"] == ("instruction" if layout is as_instruction else "completion")
+
+
+@pytest.mark.parametrize("broken,status", [
+    (range(40), "fail"),   # no eval record readable: nothing compared, so the gate must not pass
+    ([3, 12], "warn"),     # some: the rest is compared, and the unreadable ones are named
+])
+def test_eval_records_that_cannot_be_read_are_named_and_never_pass(tmp_path: Path, broken: Any,
+                                                                   status: str) -> None:
+    held = [chat(prose(20), prose(150)) for _ in range(40)]
+    for i in broken:
+        held[i] = {"messages": [{"role": "narrator", "text": prose(20)}]}
+    result = leakage(tmp_path, held)
+    assert result.status.value == status
+    invalid = [f for f in result.findings if f.code == "leakage.invalid_eval"]
+    assert len(invalid) == 1 and invalid[0].records == tuple(broken) and invalid[0].source == "eval"
+    assert result.metrics["invalid_eval_records"] == len(broken)
+
+
 def test_skipped_without_eval(tmp_path: Path) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", TRAIN[:10])
     result = fineaudit.audit(str(train), only=["leakage"]).checks["leakage"]
