@@ -84,6 +84,8 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
                   [*data, eval_path, production])
     config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt,
                             fields=parse_field_map(field_map))
+    if len(data) > 1:
+        open_every_input(data)
     to_stdout = "-" in outputs  # then stdout holds only that report: the table goes to stderr
     console = Console(file=sys.stderr if to_stdout else sys.stdout, width=_width(), highlight=False)
     cache = None if no_cache else ResultCache()
@@ -105,6 +107,17 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     _write_outputs(reports, json_out, html_out, markdown_out, junit_out)
     _annotate(reports, to_stdout)
     sys.exit(EXIT_READY if all(r.passed for r in reports) else EXIT_NOT_READY)
+
+
+def open_every_input(data: Sequence[str]) -> None:
+    """Open each local DATA before auditing any: a missing or unsupported third path is exit 2
+    before the first verdict is printed, not after it with no report written at all."""
+    from fineaudit.dataset.hub import is_hub_name
+    from fineaudit.dataset.loaders import open_source
+
+    for path in data:
+        if not is_hub_name(path):
+            open_source(path, "data")
 
 
 def parse_field_map(items: Sequence[str]) -> dict[str, str] | None:

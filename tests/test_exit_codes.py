@@ -97,6 +97,17 @@ def test_several_datasets_one_report_each_and_json_array(run_cli, tmp_path: Path
     assert run_cli("audit", good, "--only", "size,format", "-q").exit_code == 0
 
 
+@pytest.mark.parametrize("bad", ["missing.jsonl", "notes.txt", "'no-shard-*.jsonl'"])
+def test_several_datasets_with_one_bad_path_exit_2_before_any_verdict(run_cli, tmp_path: Path, bad: str) -> None:
+    good = write_jsonl(tmp_path / "good.jsonl", [chat(f"q{i}", f"a{i}") for i in range(50)])
+    (tmp_path / "notes.txt").write_text("not data\n")
+    result = run_cli("audit", good, tmp_path / bad.strip("'"), "--only", "size,format",
+                     "--json", tmp_path / "r.json")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "READY" not in result.stdout and "NOT READY" not in result.stdout  # nothing judged, nothing said
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_markdown_report_to_a_file(run_cli, tmp_path: Path) -> None:
     result = run_cli("audit", SAMPLE / "flawed.jsonl", "--only", "format", "--markdown", tmp_path / "r.md", "-q")
     text = (tmp_path / "r.md").read_text()
