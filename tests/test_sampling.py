@@ -166,3 +166,17 @@ def test_sample_keeps_hostile_text_as_data(tmp_path: Path, run_cli: Callable[...
     assert "\x1b" not in out and "\x07" not in out and "sk-proj-Ab3dE5gH7jK9" not in out
     html = MarkdownIt("commonmark").render(out)
     assert "<img" not in html and "<a " not in html
+
+
+@pytest.mark.parametrize("bad_lines, header", [
+    (0, "# Sample of 3 of 10 records from"),
+    (4, "# Sample of 3 of 10 parsable records from"),
+])
+def test_the_header_says_when_unparsable_records_were_left_out(tmp_path: Path, bad_lines: int,
+                                                                header: str) -> None:
+    path = tmp_path / "d.jsonl"
+    lines = [json.dumps(chat(f"question {i}", f"answer {i}")) for i in range(10)] + ["{broken"] * bad_lines
+    path.write_text("\n".join(lines) + "\n")
+    first = sample_dataset(str(path), 3, seed=1).splitlines()[0]
+    assert first.startswith(header)
+    assert ("4 records that could not be parsed left out" in first) == (bad_lines > 0)

@@ -110,21 +110,26 @@ def sample_dataset(data: Any, count: int, *, seed: int = 0, config: Config | Non
         by, groups = strata(index, labels, lengths)
         chosen = pick(groups, count, seed)
         taken = records.take([i for _, i in chosen])
+        total = len(records)
     if as_jsonl:
         return "".join(r.raw + "\n" for r in taken)
     sizes = {k: len(v) for k, v in groups.items()}
-    return render_markdown(source.path, layout, by, sizes, list(zip((s for s, _ in chosen), taken)), seed)
+    return render_markdown(source.path, layout, by, sizes, list(zip((s for s, _ in chosen), taken)), seed,
+                           unparsable=total - sum(sizes.values()))
 
 
 # --------------------------------------------------------------------------- Markdown
 
 
 def render_markdown(path: str | None, layout: str, by: str, sizes: dict[str, int],
-                    sample: list[tuple[str, Record]], seed: int) -> str:
+                    sample: list[tuple[str, Record]], seed: int, unparsable: int = 0) -> str:
     ranked = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))
     strata_line = ", ".join(f"{code_span(k)} {v:,}" for k, v in ranked)
-    head = [f"# Sample of {len(sample)} of {plural(sum(sizes.values()), 'record')} from "
-            f"{code_span(path or '(in memory)')}", "",
+    parsable = plural(sum(sizes.values()), "parsable record" if unparsable else "record")
+    # said, so that a reader does not take the sample for the whole file
+    left_out = (f" ({plural(unparsable, 'record')} that could not be parsed left out: "
+                "`fineaudit audit` lists them)" if unparsable else "")
+    head = [f"# Sample of {len(sample)} of {parsable} from {code_span(path or '(in memory)')}{left_out}", "",
             f"Layout {code_span(layout)}; stratified by {by} ({strata_line}); seed {seed}: the same seed "
             "gives the same sample.", ""]
     return "\n".join(head + [section(stratum, record, layout, by) for stratum, record in sample])
