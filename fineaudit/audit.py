@@ -16,7 +16,7 @@ from fineaudit.text.content_patterns import redact_secrets
 from fineaudit.engines import make_engine, work_meter
 from fineaudit.dataset.formats import PROMPTS, ReadOptions, UnknownLayout, check_format_name, prompts_layout
 from fineaudit.dataset.hub import load_if_hub_name, named
-from fineaudit.dataset.loaders import Source, held_out_split_at, open_source, split_dataset_dict
+from fineaudit.dataset.loaders import Source, held_out_split_at, open_source, split_dataset_dict, split_shards
 from fineaudit.engines.progress import NoProgress, make_progress
 from fineaudit.registry import load_checkers, undeclared_codes
 from fineaudit.scorer import readiness_score, verdict
@@ -79,8 +79,9 @@ def audit(data: Any, format: str = "auto", production: Any = None, eval: Any = N
     data, hub_name = load_if_hub_name(data, split=split, config_name=config_name, revision=revision)
     data, held_out = split_dataset_dict(data)
     eval = eval if eval is not None else (held_out if held_out is not None else held_out_split_at(data))
-    sources = {"train": named(open_source(data, "data"), hub_name),
-               "eval": open_source(split_dataset_dict(eval)[0], "--eval") if eval is not None else None,
+    train, held_out_shards = split_shards(open_source(data, "data"))
+    sources = {"train": named(train, hub_name),
+               "eval": open_source(split_dataset_dict(eval)[0], "--eval") if eval is not None else held_out_shards,
                "production": open_source(split_dataset_dict(production)[0], "--production")
                if production is not None else None}
     sink = make_progress(progress) if progress else NoProgress()

@@ -91,6 +91,23 @@ def test_dataset_dict_held_out_split_becomes_eval() -> None:
     assert report.inputs["eval"]["records"] == 10 and report.dataset.records == 120
 
 
+def test_a_downloaded_hub_folder_audits_train_with_its_test_shards_as_eval(tmp_path: Path) -> None:
+    """`data/train-*.jsonl` + `data/test-*.jsonl`, as a Hub download lays them out: the test
+    records are the eval split (here two of them copy training records), not training data."""
+    data = tmp_path / "repo" / "data"
+    data.mkdir(parents=True)
+    write_jsonl(data / "train-00000-of-00002.jsonl", CLEAN[:60])
+    write_jsonl(data / "train-00001-of-00002.jsonl", CLEAN[60:])
+    write_jsonl(data / "test-00000-of-00001.jsonl",
+                [chat(f"held-out question {i}", f"held-out answer {i}") for i in range(18)] + CLEAN[5:7])
+    report = fineaudit.audit(str(tmp_path / "repo"), config=SMALL, only=["size", "exact_duplicates", "leakage"])
+    assert report.dataset.records == 120 and report.inputs["eval"]["records"] == 20
+    assert report.checks["exact_duplicates"].metrics["duplicate_records"] == 0
+    leakage = report.checks["leakage"]
+    assert leakage.metrics["leaked_records"] == 2 and leakage.status is Status.FAIL
+    assert sorted(f.records for f in leakage.findings) == [(18,), (19,)]
+
+
 def test_audit_never_modifies_its_input(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", CLEAN + ["{bad"])
     before = path.read_bytes(), path.stat().st_mtime_ns

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fineaudit.core import InputError
-from fineaudit.dataset.loaders import open_source, split_dataset_dict
+from fineaudit.dataset.loaders import open_source, split_dataset_dict, split_shards
 
 ROWS = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": "d"}]
 
@@ -200,3 +200,33 @@ def test_csv_rows_with_the_wrong_field_count_are_findings_with_their_line(tmp_pa
     path.write_text("text,label\nfine,pos\ntoo,many,columns\n")
     assert [(i.line, i.error) for i in list(open_source(str(path)).items(100))[0] if i.error] == [
         (3, "malformed CSV row: 3 fields, the header has 2")]
+
+
+@pytest.mark.parametrize("names, train, held_out", [
+    # a Hub download: train audited, test read as the eval split
+    (["train-00000-of-00002.jsonl", "train-00001-of-00002.jsonl", "test-00000-of-00001.jsonl"],
+     ["train-00000-of-00002.jsonl", "train-00001-of-00002.jsonl"], ["test-00000-of-00001.jsonl"]),
+    (["train.jsonl", "validation.jsonl", "test.jsonl"], ["train.jsonl"], ["test.jsonl"]),  # test first
+    (["train.jsonl", "valid.jsonl"], ["train.jsonl"], ["valid.jsonl"]),
+    (["train_0.jsonl", "dev_0.jsonl"], ["train_0.jsonl"], ["dev_0.jsonl"]),
+    # one dataset, as before: shards not named by split, one of them not, or no train split
+    (["part-0.jsonl", "part-1.jsonl"], ["part-0.jsonl", "part-1.jsonl"], None),
+    (["train.jsonl", "test.jsonl", "extra.jsonl"], ["extra.jsonl", "test.jsonl", "train.jsonl"], None),
+    (["test-0.jsonl", "validation-0.jsonl"], ["test-0.jsonl", "validation-0.jsonl"], None),
+    (["trainer.jsonl", "testing.jsonl"], ["testing.jsonl", "trainer.jsonl"], None),
+    (["train-0.jsonl", "train-1.jsonl"], ["train-0.jsonl", "train-1.jsonl"], None),
+])
+def test_a_folder_of_split_named_shards_is_train_and_its_held_out_split(
+        tmp_path: Path, names: list[str], train: list[str], held_out: list[str] | None) -> None:
+    for name in names:
+        (tmp_path / name).write_text(json.dumps(ROWS[0]) + "\n")
+    got, held = split_shards(open_source(tmp_path))
+    assert [f.name for f in got.files] == train and got.path == str(tmp_path)
+    assert (held and [f.name for f in held.files]) == held_out
+
+
+def test_a_hub_repository_folder_reads_the_shards_under_data(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train-00000-of-00001.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
+    assert [f.name for f in open_source(tmp_path).files] == ["train-00000-of-00001.jsonl"]

@@ -237,10 +237,48 @@ def _open_folder(path: Path) -> Source:
     if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
         return Source(path=str(path), rows=_load_from_disk(path))
     shards = sorted(p for p in path.iterdir() if is_data_file(p))
+    if not shards and (path / "data").is_dir():
+        # a Hub dataset repository (cloned or downloaded) keeps its shards in data/
+        shards = sorted(p for p in (path / "data").iterdir() if is_data_file(p))
     if not shards:
         raise InputError("folder holds no .jsonl/.json/.csv/.parquet shards and is not a "
                          "datasets save_to_disk folder", str(path))
     return Source(path=str(path), files=shards)
+
+
+HELD_OUT_SPLITS = ("test", "validation", "eval", "dev")  # the order split_dataset_dict prefers
+_SPLIT_NAMES = {"train": "train", "test": "test", "validation": "validation", "valid": "validation",
+                "eval": "eval", "dev": "dev"}
+
+
+def shard_split(path: Path) -> str | None:
+    """The split a shard's name gives, as the Hub names them (`train-00000-of-00002.parquet`,
+    `test.jsonl`, `validation_0.jsonl.gz`), or None."""
+    name = path.name.lower()
+    for prefix, split in _SPLIT_NAMES.items():
+        if name.startswith(prefix) and name[len(prefix):len(prefix) + 1] in ("-", "_", "."):
+            return split
+    return None
+
+
+def split_shards(source: Source) -> tuple[Source, Source | None]:
+    """A folder whose every shard is named by its split and one of them is train: its train
+    shards, and the shards of its held-out split (the first of HELD_OUT_SPLITS there is), so
+    that a downloaded Hub dataset is audited like its DatasetDict (test records counted as
+    training data would be duplicates of nothing, and leakage would go unchecked). Any other
+    source is itself, with no held-out split."""
+    if len(source.files) < 2 or source.path is None or not Path(source.path).is_dir():
+        return source, None
+    splits = [shard_split(f) for f in source.files]
+    if None in splits or "train" not in splits:
+        return source, None
+    train = Source(path=source.path, files=[f for f, s in zip(source.files, splits) if s == "train"])
+    held = next((s for s in HELD_OUT_SPLITS if s in splits), None)
+    if held is None:
+        return train, None
+    files = [f for f, s in zip(source.files, splits) if s == held]
+    where = str(files[0]) if len(files) == 1 else str(files[0].parent / f"{held}*")
+    return train, Source(path=where, files=files)
 
 
 def _load_from_disk(path: Path) -> Any:
