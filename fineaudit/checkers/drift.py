@@ -61,6 +61,14 @@ def _prompts(data: Records, n: int, seed: int) -> Side:
     return Side(kept, [r.prompt for r in kept])
 
 
+def _sample_sizes(train: Side, prod: Side, p: DriftParams) -> dict[str, int]:
+    """What the comparison rests on. `sample_size` is the smaller side's count of prompts compared,
+    not the setting: with 300 training and 200 production prompts the test can tell no more than
+    200 per side apart, and a reader of the report must see that (the setting is `sample_size_limit`)."""
+    return {"sample_size": min(len(train.texts), len(prod.texts)), "sample_size_limit": p.sample_size,
+            "train_sampled": len(train.texts), "production_sampled": len(prod.texts)}
+
+
 def drift_status(auc: float, p_value: float, uncovered_fraction: float, p: DriftParams) -> Status:
     """The effect size decides (a significant AUC), or a share of production training never covers:
     a 20% slice of new topics can hide inside an AUC that looks small."""
@@ -167,8 +175,7 @@ class DriftChecker(Checker[DriftParams]):
                    "statistic": round(test.auc, 4), "p_value": test.p_value,
                    "drift_detected": status is not Status.PASS,
                    "uncovered_fraction": round(cover.uncovered_fraction, 4),
-                   "sample_size": p.sample_size, "train_sampled": len(train.texts),
-                   "production_sampled": len(prod.texts), "coverage_radius": round(cover.radius, 4), "permutations": test.permutations,
+                   **_sample_sizes(train, prod, p), "coverage_radius": round(cover.radius, 4), "permutations": test.permutations,
                    "folds": test.folds, **_cheap_signals(train, prod),
                    # a duration, like duration_s; how much came from the cache would make the
                    # report of a re-run differ from the first, so it is left out
@@ -207,7 +214,6 @@ class DriftChecker(Checker[DriftParams]):
                    f"production (need {p.min_samples} non-empty prompts per side)")
         metrics = {"method": METHOD, "embedding_model": p.embedding_model, "statistic": None,
                    "p_value": None, "drift_detected": False, "uncovered_fraction": None,
-                   "sample_size": p.sample_size, "train_sampled": len(train.texts),
-                   "production_sampled": len(prod.texts)}
+                   **_sample_sizes(train, prod, p)}
         return self.result(Status.WARN, message, metrics, thresholds=thresholds,
                            findings=[Finding(code="drift.too_few", message=message, source="production")])

@@ -71,7 +71,21 @@ MIN_CREDENTIAL_ENTROPY = 3.5  # bits per character; English words score below, r
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,})\b")
 _FILE_SUFFIX_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf"}  # icon@2x.png is not a person
 _DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d[\d ().\-]{5,}\d(?![\w])")
-_CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?!\d|\.\d)")  # not the decimals of 50.2654824574366
+# how cards are written: 13-19 digits in a row, or the groups issuers print (4-4-4-4, 4-4-4-4-3,
+# Amex 4-6-5, Diners 4-6-4) with one kind of separator; a dash at another place is a sum or a
+# range ("355909190063-746"). Not the decimals of 50.2654824574366.
+_CARD = re.compile(r"(?<![\d.])(?:\d{13,19}|\d{4}([ \-])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?"
+                   r"|\d{4}([ \-])\d{6}\2\d{4,5})(?!\d|\.\d)")
+# a number joined to an operator and another number on its line ("1646615806005 + 7",
+# "4212883012996 * 3") is a term of a sum; a line ending in '=' announces a result. Same line
+# only: "- " starting the next line is a list bullet. '=' after a word is an assignment ("paid = ...").
+_ARITHMETIC_BEFORE = re.compile(r"[\d)][ \t]*(?:[-+*/×÷x^=][ \t]*|=\s*)$")
+_ARITHMETIC_AFTER = re.compile(r"[ \t]*(?:[-+*/×÷x^][ \t]*[\d(]|=)")
+# a calculation nearby: a sum between numbers (spaces around '-', 'x' and '/' keep phone numbers
+# and dates 12/29 out), or the words that ask for one
+_CALCULATION = re.compile(r"\d[ \t]*[+*×÷=^][ \t]*\d|\d[ \t]+[-x/][ \t]+\d|(?i:calculat|equation|arithmetic"
+                          r"|divided by|multipl|subtract|the result is)")
+CALCULATION_WINDOW = 80  # characters either side of a number looked at for a calculation
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _SCP_PATH = re.compile(r":[\w.~-]*/")  # host:path/to/repo, not user@host:password
 _VERSION_BEFORE = re.compile(r"(?i)(?:§|\bsection|\bversion|\bver\.?|\bv\.?|\brelease|\bbuild)\s*$")
@@ -188,7 +202,7 @@ def find_pii(text: str, region: str) -> Iterator[Hit]:
     if not has_digit(text):
         return
     for m in _CARD.finditer(text):
-        if _is_card(m.group()):
+        if _is_card(m.group()) and not _in_arithmetic(text, m):
             yield "content.credit_card", m.group()
     for m in _IPV4.finditer(text):
         if _is_public_ip(m.group()) and not _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
@@ -230,6 +244,16 @@ def _is_card(candidate: str) -> bool:
         return False
     total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits)))
     return total % 10 == 0
+
+
+def _in_arithmetic(text: str, m: re.Match[str]) -> bool:
+    """A number that is a term or result of a calculation: joined to an operator, or with a
+    calculation within CALCULATION_WINDOW characters (dpo_en_demo: "the result is: 4212883012996")."""
+    before = text[max(0, m.start() - CALCULATION_WINDOW): m.start()]
+    after = text[m.end(): m.end() + CALCULATION_WINDOW]
+    if _ARITHMETIC_BEFORE.search(before) or _ARITHMETIC_AFTER.match(after):
+        return True
+    return _CALCULATION.search(before) is not None or _CALCULATION.search(after) is not None
 
 
 def _is_public_ip(candidate: str) -> bool:

@@ -10,8 +10,10 @@ Measured on lingua-py's test data (20 languages, 300 lines each; benchmarks/benc
 
 Before the model, cheap rules settle most texts (they agree with the model where both apply,
 and are faster by two orders of magnitude):
-- code blocks, inline code, URLs and e-mail addresses are removed (they are no language), and
-  so are quoted strings when enough is left ("Translate "Hola, ¿cómo estás?" to English" is
+- structured data is removed: a text, or a line, that is a JSON object or array (tool calls,
+  which the response view carries as JSON: their keys and argument values read as French to the
+  model; answers that are data), then code blocks, inline code, URLs and e-mail addresses (they
+  are no language either), and quoted strings when enough is left ("Translate "Hola, ¿cómo estás?" to English" is
   an English prompt);
 - a text with fewer than MIN_LETTERS letters, or a single word, is "und" (undetermined);
 - kana means Japanese, Hangul Korean, Han without kana Chinese (the model confuses Chinese
@@ -20,6 +22,7 @@ and are faster by two orders of magnitude):
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -60,8 +63,40 @@ def _model() -> Any:
     return LangDetector(config)
 
 
+def _is_json(text: str) -> bool:
+    """A JSON object or array ("[1] Smith et al." and "{name}" are not)."""
+    try:
+        return isinstance(json.loads(text), (dict, list))
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; "[[[[..." nests past the stack
+        return False
+
+
+def without_structured(text: str) -> str:
+    """`text` without its JSON: all of it when it is one JSON value (a pretty-printed answer),
+    else the lines that are (a call serialized after an assistant's prose). Only lines that
+    begin with a bracket are parsed; prose is read until about PREFIX_CHARS * 3 are kept."""
+    head = text[: PREFIX_CHARS * 3]  # past it, prose already fills what clean keeps
+    start = head.lstrip()[:1]
+    if start in ("{", "[") and _is_json(text):
+        return ""
+    if start not in ("{", "[") and "\n{" not in head and "\n[" not in head:
+        return text  # nearly every text: no line opens a bracket
+    kept: list[str] = []
+    size, at = 0, 0
+    while at <= len(text) and size < PREFIX_CHARS * 3:
+        end = text.find("\n", at)
+        end = len(text) if end < 0 else end
+        line = text[at:end]
+        if line.lstrip()[:1] not in ("{", "[") or not _is_json(line):
+            kept.append(line)
+            size += len(line) + 1
+        at = end + 1
+    return "\n".join(kept)
+
+
 def clean(text: str) -> str:
-    """The prose of `text`: code, URLs and e-mails removed, whitespace collapsed, cut to PREFIX_CHARS."""
+    """The prose of `text`: JSON, code, URLs and e-mails removed, whitespace collapsed, cut to PREFIX_CHARS."""
+    text = without_structured(text)
     head = text[: PREFIX_CHARS * 3]  # enough to leave PREFIX_CHARS after stripping, without scanning all
     if "`" in head or "~~~" in head:
         head = _CODE.sub(" ", head)
@@ -146,4 +181,4 @@ def identify_many(texts: Iterable[str]) -> list[str]:
 
 
 __all__ = ["MIN_LETTERS", "UNDETERMINED", "by_model", "by_rule", "clean", "identify", "identify_many",
-           "identify_scored"]
+           "identify_scored", "without_structured"]

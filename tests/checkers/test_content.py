@@ -96,6 +96,29 @@ def test_pii(text: str, expected: set[str]) -> None:
     assert {c for c in codes(text) if c in PII_CODES} == expected
 
 
+@pytest.mark.parametrize("text, is_card", [
+    # real cards: contiguous, or in the groups issuers print (4-4-4-4, 4-4-4-4-3, Amex 4-6-5)
+    ("card 4111111111111111 on file", True),
+    ("card 4111-1111-1111-1111 on file", True),
+    ("Visa 4111 1111 1111 1111, exp 12/29", True),
+    ("amex 3782 822463 10005 please", True),
+    ("Mastercard 5555555555554444", True),
+    ("charge 2 items to 4111 1111 1111 1111", True),  # a number elsewhere in the sentence is no sum
+    ("paid = 4111111111111111", True),  # '=' after a word is an assignment, not a result
+    ("cards on file:\n- 4111 1111 1111 1111\n- 5555555555554444", True),  # list bullets, not minus signs
+    # arithmetic: a digit run joined to an operator, or in a calculation (dpo_en_demo records 13, 80)
+    ("Provide a step-by-step calculation for 355909190063-746. equations/math only", False),
+    ("256626720691 + 1646615806005 =\n\nThe result is:\n\n4212883012996", False),
+    ("4212883012996 - 17 = 4212883012979", False),
+    ("What is 4212883012996 * 3?", False),
+    ("Calculate 4212883012996 divided by 2.", False),
+    ("x = 12 × 351062751083 = 4212883012996", False),
+    ("4111-1111-111-11111 is no printed grouping", False),  # dashes at odd places: a range or sum
+])
+def test_card_numbers_and_arithmetic(text: str, is_card: bool) -> None:
+    assert ("content.credit_card" in codes(text)) is is_card
+
+
 PII_CODES = {"content.email", "content.phone", "content.credit_card", "content.ip_address"}
 
 

@@ -82,6 +82,20 @@ def test_contract_metrics_and_projection_shape() -> None:
         assert 0 <= metrics[key]
 
 
+@pytest.mark.parametrize("train, production, setting, expected", [
+    (40, 24, 1000, 24),  # fewer prompts than the setting on both sides: the smaller side
+    (24, 40, 1000, 24),
+    (40, 40, 30, 30),  # the setting caps both sides
+    (40, 3, 1000, 3),  # too few to test: still what was sampled
+])
+def test_sample_size_is_the_number_compared(train: int, production: int, setting: int, expected: int) -> None:
+    pool = prompts(COOKING) + prompts(LEGAL)
+    result = run_drift(pool[:train], pool[-production:], embedding_model="lexical", sample_size=setting)
+    metrics = result.metrics
+    assert metrics["sample_size"] == expected == min(metrics["train_sampled"], metrics["production_sampled"])
+    assert metrics["sample_size_limit"] == setting
+
+
 def test_uncovered_clusters_name_production_records() -> None:
     production = prompts(COOKING) + prompts(LEGAL)
     result = run_drift(prompts(COOKING), production, embedding_model="lexical")

@@ -38,6 +38,18 @@ def test_identify(text: str, expected: str) -> None:
     assert language_id.identify(text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ('[{"id": "call_id", "type": "function"}]', ""),
+    ('{\n  "capitale": "Paris"\n}', ""),
+    ('Je vérifie.\n[{"id": "c", "function": {"name": "f"}}]', "Je vérifie."),
+    ("[1] Smith et al. found it.\n{name} is a placeholder", "[1] Smith et al. found it.\n{name} is a placeholder"),
+    ("plain prose, no brackets", "plain prose, no brackets"),
+    ("[" * 100000, "[" * 100000),  # nesting past the parser's stack is not JSON, and not an error
+])
+def test_without_structured(text: str, expected: str) -> None:
+    assert language_id.without_structured(text) == expected
+
+
 def test_identification_never_opens_a_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundled model only: a download attempt would fail here instead of passing unseen."""
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -110,6 +122,47 @@ def test_prompt_answered_in_another_language_is_a_mismatch(tmp_path: Path) -> No
     assert result.metrics["mismatched_records"] == 1 and mismatch[0].records == (3,)
     assert result.metrics["response_languages"]["de"] == pytest.approx(0.1)
     assert result.status is Status.WARN  # 10% is above warn_mismatch_fraction
+
+
+def _tool_call_turn(name: str, arguments: dict[str, Any], content: str | None = None) -> dict[str, Any]:
+    calls = [{"id": "call_id", "type": "function",
+              "function": {"name": name, "arguments": json.dumps(arguments)}}]
+    return {"role": "assistant", "content": content, "tool_calls": calls}
+
+
+ASK = ENGLISH[0][0]
+PARIS = "Paris est la capitale de la France ; elle est célèbre pour ses musées et sa cuisine."
+
+
+@pytest.mark.parametrize("answer, mismatched", [
+    # structured answers are no language: tool calls and JSON, however the layout carries them
+    ({"messages": [{"role": "user", "content": ASK},
+                   _tool_call_turn("land_drone", {"location": "current"})]}, False),
+    ({"messages": [{"role": "user", "content": ASK},
+                   _tool_call_turn("set_drone_lighting", {"mode": "on", "couleur": "rouge"})]}, False),
+    ({"conversations": [{"from": "human", "value": ASK}, {"from": "function_call",
+      "value": '{"name": "get_capital", "arguments": {"country": "France", "langue": "français"}}'}]}, False),
+    (chat(ASK, '{\n  "capitale": "Paris",\n  "pays": "France",\n  "monnaie": "euro"\n}'), False),
+    (chat(ASK, '[{"ville": "Paris", "pays": "France"}, {"ville": "Lyon", "pays": "France"}]'), False),
+    # prose in another language is still a mismatch, beside a call or alone
+    (chat(ASK, PARIS), True),
+    ({"messages": [{"role": "user", "content": ASK},
+                   _tool_call_turn("get_capital", {"country": "France"}, content=PARIS)]}, True),
+    (chat(ASK, "[Remarque] " + PARIS), True),  # a bracket opening prose is no JSON
+])
+def test_structured_answers_are_no_language(tmp_path: Path, answer: dict[str, Any], mismatched: bool) -> None:
+    records = [chat(*ENGLISH[i % 3]) for i in range(9)] + [answer]
+    result = language_of(write_jsonl(tmp_path / "d.jsonl", records))
+    assert (result.metrics["mismatched_records"] == 1) is mismatched, result.summary
+    assert result.metrics["response_languages"].get("fr", 0.0) == (pytest.approx(0.1) if mismatched else 0.0)
+
+
+def test_drone_tool_calls_are_no_french() -> None:
+    """openai_cookbook/drone_training.jsonl: every answer is a tool call; 40 read as French."""
+    result = language_of(real_file("openai_cookbook/drone_training.jsonl"))
+    assert result.metrics["mismatched_records"] == 0
+    assert set(result.metrics["response_languages"]) == {"und"}
+    assert not [f for f in result.findings if f.code == "language.mismatch"]
 
 
 def test_production_in_another_language_is_reported(tmp_path: Path) -> None:
