@@ -30,6 +30,13 @@ EXAMPLES: list[tuple[str, str, str, dict[str, Any]]] = [
       "messages": [Q, {"role": "assistant", "content": None, "tool_calls": [
           {"id": "call_1", "type": "function", "function": {"name": "capital", "arguments": "{\"country\": \"France\"}"}}]},
           {"role": "tool", "tool_call_id": "call_1", "content": "Paris"}, A]}),
+    ("chat", "messages", "OpenAI `developer` role (read as the system prompt)",
+     {"messages": [{"role": "developer", "content": "Answer briefly."}, Q, A]}),
+    ("chat", "messages", "OpenAI legacy function calling (`functions`, `function_call`, `function` results by name)",
+     {"functions": [{"name": "capital", "parameters": {
+         "type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]}}],
+      "messages": [Q, {"role": "assistant", "function_call": {"name": "capital", "arguments": "{\"country\": \"France\"}"}},
+                   {"role": "function", "name": "capital", "content": "Paris"}, A]}),
     ("chat", "sharegpt", "ShareGPT, LLaMA-Factory, FastChat",
      {"conversations": [{"from": "human", "value": Q["content"]}, {"from": "gpt", "value": "Paris."}]}),
     ("instruction", "output", "Alpaca, LLaMA-Factory",
@@ -79,7 +86,9 @@ def render() -> str:
             "majority of the first 1,000 records. Every variant is read through the same views (prompt, "
             "response, rejected, text, label), so every check works on all of them. Columns with other "
             "names are mapped with `--field ROLE=COLUMN` or `[tool.fineaudit.fields]` (roles: prompt, "
-            "response, text, label, chosen, rejected, messages); label columns named label, labels, "
+            "response, text, label, chosen, rejected, messages), each onto the layout's own key (prompt "
+            "and response are `instruction` and `output` in `instruction`, `prompt` and `completion` "
+            "elsewhere); label columns named label, labels, "
             "category, class, intent or target are recognised without a mapping. Files may be compressed "
             "(`.gz`, `.bz2`, `.xz`, `.zst`). The JSON Schemas are in `fineaudit/schemas/`.\n\n")
     return head + "\n".join(section(*example) for example in EXAMPLES)

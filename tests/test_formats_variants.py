@@ -49,6 +49,14 @@ VARIANTS: list[tuple[str, str, dict[str, Any], str, str, str]] = [
     ("kto", "prompt", {"prompt": [U], "completion": [A], "label": False}, U["content"], "Paris.", ""),
     ("kto", "messages", {"messages": [U, A], "label": True}, U["content"], "Paris.", ""),
     ("text", "text", {"text": "Paris is the capital of France."}, "", "", ""),
+    # OpenAI's current name for the system role, and its legacy function calling (still what
+    # its fine-tuning guide shows): `functions` declared bare, a `function` turn answers by name
+    ("chat", "messages", {"messages": [{"role": "developer", "content": "Be brief."}, U, A]},
+     U["content"], "Paris.", ""),
+    ("chat", "messages", {"messages": [U, {"role": "assistant", "function_call": {"name": "capital", "arguments": "{}"}},
+                                       {"role": "function", "name": "capital", "content": "Paris"}, A],
+                          "functions": [{"name": "capital", "parameters": {"type": "object"}}]},
+     U["content"], '{"name": "capital", "arguments": "{}"}\nParis.', ""),
 ]
 
 
@@ -82,6 +90,14 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     ("kto", {"prompt": U["content"], "completion": "Paris.", "label": "good"}, "format.wrong_type"),
     ("kto", {"messages": [U, {"role": "assistant"}], "label": True}, "format.missing_field"),
     ("text", {"text": ""}, "format.empty_field"),
+    # conversational sides hold messages: a list of anything else is no conversation
+    ("completion", {"prompt": "Q", "completion": [9.0]}, "format.wrong_type"),
+    ("completion", {"prompt": "Q", "completion": ["plain string"]}, "format.wrong_type"),
+    ("completion", {"prompt": [1, 2], "completion": "A"}, "format.wrong_type"),
+    ("preference", {"prompt": "Q", "chosen": [1], "rejected": [2]}, "format.wrong_type"),
+    ("preference", {"prompt": [3], "chosen": "A", "rejected": "B"}, "format.wrong_type"),
+    ("kto", {"prompt": "Q", "completion": [1], "label": True}, "format.wrong_type"),
+    ("chat", {"messages": [U, {"role": "function", "content": "Paris"}, A]}, "format.missing_field"),  # no name
 ]
 
 
@@ -237,3 +253,134 @@ def test_a_mapped_column_is_named_as_the_user_wrote_it() -> None:
 def test_an_unknown_field_role_is_a_config_error() -> None:
     with pytest.raises(fineaudit.core.ConfigError, match="unknown field role 'answer'"):
         fineaudit.audit([{"text": "a"}], fields={"answer": "x"})
+
+
+@pytest.mark.parametrize("layout, record, expected", [
+    ("completion", {"prompt": "Q", "completion": [9.0]}, [("format.wrong_type", "completion[0]")]),
+    ("completion", {"prompt": [1, 2], "completion": "A"}, [("format.wrong_type", "prompt[0]"),
+                                                           ("format.wrong_type", "prompt[1]")]),
+    ("preference", {"prompt": "Q", "chosen": [1], "rejected": [2]}, [("format.wrong_type", "chosen[0]"),
+                                                                      ("format.wrong_type", "rejected[0]")]),
+    ("preference", {"chosen": [U, "Paris."], "rejected": [U, B]}, [("format.wrong_type", "chosen[1]")]),
+    ("kto", {"prompt": [U], "completion": ["Paris."], "label": True}, [("format.wrong_type", "completion[0]")]),
+])
+def test_a_side_that_lists_no_messages_names_the_item(layout: str, record: dict[str, Any],
+                                                      expected: list[tuple[str, str]]) -> None:
+    assert [(c, f) for c, f, _ in record_problems(record, layout)] == expected
+
+
+def test_a_developer_turn_is_the_system_prompt_in_every_view() -> None:
+    record = {"messages": [{"role": "developer", "content": "Be brief."}, U, A]}
+    view = view_of(record, "chat")
+    assert (view.system, view.prompt) == ("Be brief.", U["content"])
+    assert [p.role for p in fields(record, "chat")] == ["system", "prompt", "response"]
+    late = {"messages": [U, {"role": "developer", "content": "Be brief."}, A]}
+    assert [c for c, _, _ in record_problems(late, "chat")] == ["format.system_not_first"]
+    pair = {"prompt": [{"role": "developer", "content": "Be brief."}, U], "completion": [A]}
+    assert (view_of(pair, "completion").system, record_problems(pair, "completion")) == ("Be brief.", [])
+
+
+def test_legacy_functions_are_the_declared_tools() -> None:
+    record = VARIANTS[-1][2]
+    assert [(p.role, p.path) for p in fields(record, "chat")] == [
+        ("tools", "functions"), ("prompt", "messages[0].content"), ("tool_call", "messages[1].tool_calls"),
+        ("tool_result", "messages[2].content"), ("response", "messages[3].content")]
+
+
+# (records, --format, fields, expected layout, prompt, response): roles land on the layout's own keys
+FIELD_MAPS: list[tuple[dict[str, Any], str, dict[str, str], str, str, str]] = [
+    ({"instruction": "Name it.", "input": "", "answer": "Paris."}, "auto", {"response": "answer"},
+     "instruction", "Name it.", "Paris."),
+    ({"instruction": "Name it.", "input": "", "answer": "Paris."}, "instruction", {"response": "answer"},
+     "instruction", "Name it.", "Paris."),
+    ({"question": "Name it.", "input": "", "output": "Paris."}, "auto", {"prompt": "question"},
+     "instruction", "Name it.", "Paris."),
+    ({"query": "Name it.", "reply": "Paris."}, "instruction", {"prompt": "query", "response": "reply"},
+     "instruction", "Name it.", "Paris."),
+    ({"query": "Name it.", "reply": "Paris."}, "auto", {"prompt": "query", "response": "reply"},
+     "completion", "Name it.", "Paris."),  # prompt + response fit prompt-completion first, as before
+    ({"q": "Name it.", "a": "Paris."}, "completion", {"prompt": "q", "response": "a"}, "completion", "Name it.", "Paris."),
+    ({"q": "Name it.", "a": "Paris.", "label": True}, "auto", {"prompt": "q", "response": "a"}, "kto", "Name it.", "Paris."),
+    ({"text": "hi", "intent": "greet"}, "auto", {"label": "intent"}, "classification", "hi", ""),
+    ({"turns": [U, A]}, "auto", {"messages": "turns"}, "chat", U["content"], "Paris."),
+]
+
+
+@pytest.mark.parametrize("record, format, mapping, layout, prompt, response", FIELD_MAPS)
+def test_field_roles_map_onto_the_layouts_own_keys(tmp_path: Path, record: dict[str, Any], format: str,
+                                                   mapping: dict[str, str], layout: str, prompt: str,
+                                                   response: str) -> None:
+    options = ReadOptions.of(mapping)
+    assert (detect_layout([record], options=options) if format == "auto" else format) == layout
+    view = view_of(record, layout, options)
+    assert (view.prompt, view.response) == (prompt, response)
+    report = fineaudit.audit(write_jsonl(tmp_path / "d.jsonl", [record] * 3), format=format, fields=mapping,
+                             only=["size", "format"])
+    assert report.dataset.format == layout
+    assert report.checks["size"].metrics["valid_records"] == 3, report.checks["format"].findings
+
+
+def test_a_mapped_instruction_column_is_named_as_the_user_wrote_it() -> None:
+    options = ReadOptions.of({"prompt": "query", "response": "reply"})
+    problems = record_problems({"query": "", "reply": 7}, "instruction", options)
+    assert sorted((c, f) for c, f, _ in problems) == [("format.empty_field", "query"), ("format.wrong_type", "reply")]
+
+
+# another layout's records forced with --format: one finding per missing field
+@pytest.mark.parametrize("record, layout, expected", [
+    ({"prompt": "Q", "completion": "A", "label": True}, "preference",
+     [("format.missing_field", "chosen"), ("format.missing_field", "rejected")]),
+    ({"text": "hi"}, "kto", [("format.missing_field", "prompt"), ("format.missing_field", "completion"),
+                             ("format.missing_field", "label")]),
+])
+def test_a_forced_layout_names_each_missing_field_once(record: dict[str, Any], layout: str,
+                                                       expected: list[tuple[str, str]]) -> None:
+    assert [(c, f) for c, f, _ in record_problems(record, layout)] == expected
+
+
+def test_a_forced_layout_counts_each_problem_once(tmp_path: Path) -> None:
+    rows = [{"prompt": f"Q{i}", "completion": f"A{i}", "label": i % 2 == 0} for i in range(6)]
+    report = fineaudit.audit(write_jsonl(tmp_path / "kto.jsonl", rows), format="preference", only=["format"],
+                             max_findings=0)
+    fmt = report.checks["format"]
+    assert fmt.metrics["errors_by_kind"] == {"format.missing_field": 12} and len(fmt.findings) == 12
+
+
+W0 = {"role": "assistant", "content": "Paris.", "weight": 0}
+W1 = {"role": "assistant", "content": "Paris.", "weight": 1}
+
+
+# OpenAI's per-turn weight: a chat whose every answer has weight 0 trains on nothing
+@pytest.mark.parametrize("record, layout, codes", [
+    ({"messages": [U, W0]}, "chat", ["format.nothing_trained"]),
+    ({"messages": [U, W0, U, W0]}, "chat", ["format.nothing_trained"]),
+    ({"messages": [U, W0], "label": True}, "kto", ["format.nothing_trained"]),
+    ({"messages": [U, W1, U, W0]}, "chat", []),
+    ({"messages": [U, W0, U, A]}, "chat", []),  # no weight is weight 1
+    ({"messages": [U, A]}, "chat", []),
+    ({"messages": [{"role": "system", "content": "s", "weight": 0}, U, W1]}, "chat", []),
+])
+def test_nothing_trained_when_every_answer_has_weight_0(record: dict[str, Any], layout: str, codes: list[str]) -> None:
+    assert [c for c, _, _ in record_problems(record, layout)] == codes
+
+
+def test_nothing_trained_warns_and_keeps_the_record_valid(tmp_path: Path) -> None:
+    rows = [{"messages": [U, W1]}] * 4 + [{"messages": [U, W0]}]
+    report = fineaudit.audit(write_jsonl(tmp_path / "d.jsonl", rows), only=["size", "format"])
+    fmt = report.checks["format"]
+    assert fmt.status.value == "warn" and [f.line for f in fmt.findings if f.code == "format.nothing_trained"] == [5]
+    assert report.checks["size"].metrics["valid_records"] == 5
+
+
+@pytest.mark.parametrize("flags", [
+    ("--field", "response=answer"),
+    ("--format", "instruction", "--field", "response=answer"),
+])
+def test_cli_maps_a_response_column_of_alpaca_records(tmp_path: Path, run_cli: Any, flags: tuple[str, ...]) -> None:
+    rows = [{"instruction": f"Name capital {i}.", "input": "", "answer": f"City {i}."} for i in range(5)]
+    result = run_cli("audit", write_jsonl(tmp_path / "d.jsonl", rows), "--only", "size,format", "--json", "-",
+                     "--no-cache", *flags)
+    assert result.exit_code != 2, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dataset"]["format"] == "instruction"
+    assert {c["name"]: c for c in report["checks"]}["size"]["metrics"]["valid_records"] == 5

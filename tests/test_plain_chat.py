@@ -25,6 +25,10 @@ PLAIN = [
                   {"role": "assistant", "content": "a"}]},
     {"messages": [{"role": "system", "content": "s1"}, {"role": "system", "content": "s2"}]},  # no answer
     {"messages": []},
+    {"messages": [{"role": "developer", "content": "be brief"}, {"role": "user", "content": "hi"},
+                  {"role": "assistant", "content": "hello"}]},  # OpenAI's newer name for system
+    {"messages": [{"role": "user", "content": "q"}, {"role": "function", "name": "f", "content": "{}"},
+                  {"role": "assistant", "content": "a"}]},  # a legacy function result
 ]
 GENERAL = [  # records the fast path must hand to the general one
     {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": None,
@@ -104,6 +108,8 @@ TURN_LISTS = [  # (turns, plain: the schema need not be asked)
     ([{"role": "user", "content": "q", "weight": 2}], False),  # the schema refuses the weight
     ([{"role": "user", "content": "q", "name": 5}], False),
     ([{"role": "User", "content": "q"}], False),
+    ([{"role": "developer", "content": "be brief"}, {"role": "user", "content": "q"}], True),
+    ([{"role": "function", "content": "{}"}], False),  # a function result must name its function
     ([{"role": "user", "content": None}], False),
     ([{"role": "user"}], False),
     ([{"content": "q"}], False),

@@ -185,6 +185,7 @@ class FormatChecker(Checker[FormatParams]):
         "format.no_assistant_turn": "a chat without an assistant turn",
         "format.last_turn_not_assistant": "a chat whose last turn is not the assistant's (warns: trainers accept it, "
                                           "but nothing after the last answer is learned)",
+        "format.nothing_trained": "a chat whose every assistant turn has weight 0 (warns: it loads, but nothing is learned)",
         "format.answer_not_assistant": "a completion or preference answer whose turns are not the assistant's",
         "format.content_part_type": "a content part of a type its role may not carry (video_url; an image in an "
                                     "assistant turn)",

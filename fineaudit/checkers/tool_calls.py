@@ -9,7 +9,8 @@ from functools import lru_cache, partial
 from typing import Any
 
 from fineaudit.core import AuditContext, Checker, CheckResult, Finding, ReadOptions, RecordBatch, Records, Status
-from fineaudit.dataset.formats import Message, conversations, declared_tools, mapped, parallel_tool_calls, variant_of
+from fineaudit.dataset.formats import (BARE_TOOL_PATHS, Message, conversations, declared_tools, mapped,
+                                       parallel_tool_calls, variant_of)
 from fineaudit.text.tool_schemas import EMPTY, compile_tools, excerpt, loads_json
 
 FINDINGS_PER_BATCH = 1000  # findings kept per batch; the counts stay exact beyond it
@@ -20,10 +21,11 @@ ARGUMENTS_AS = ("auto", "string", "object", "either")
 SOFT = frozenset({"tool_calls.arguments_type"})
 # what the JSON text of a record with calls or results must contain (keys `tool_calls`,
 # `function_call`; roles and speakers `tool`, `function`, `function_call`, `observation`):
-# records without any are not walked turn by turn, and without `"tools"` either not parsed at all
+# records without any are not walked turn by turn, and without `"tools"` (or OpenAI's legacy
+# `"functions"`) either not parsed at all
 # one regex pass: 2.4x faster than five substring scans on ShareGPT records
 _TURN_MARKERS = re.compile(r'"(?:tool_calls|function_call|tool|function|observation)"')
-_TOOLS_MARKER = '"tools"'
+_TOOLS_MARKERS = ('"tools"', '"functions"')
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,10 @@ class RecordAudit:
             value, at = declared
             self.tools_at = at
             # OpenAI's list wants {"type": "function", "function": {...}}; LLaMA-Factory's JSON
-            # string (and any ShareGPT record) lists {name, parameters} as they are
-            sharegpt = isinstance(value, str) or self._sharegpt(obj)
-            self.tools = compile_tools(value, wrapped=not sharegpt)
+            # string (and any ShareGPT record) and OpenAI's legacy `functions` list {name, parameters}
+            # as they are
+            bare = isinstance(value, str) or at in BARE_TOOL_PATHS or self._sharegpt(obj)
+            self.tools = compile_tools(value, wrapped=not bare)
             self.judge_names = self.tools.readable
             self.out.declared = self.tools.names
             for code, rel, message in self.tools.problems:
@@ -193,7 +196,7 @@ class RecordAudit:
                     self._unanswered(pending)
                 if m.tool_calls or m.speaker == "function_call":
                     pending, call_turn = self._turn(m, calls_of(m), seen), i
-            elif m.role in ("tool", "function"):
+            elif m.role == "tool":
                 self._result(m, pending)
         if pending and call_turn < len(msgs) - 1:  # a call that ends the conversation is what is trained
             self._unanswered(pending)
@@ -249,6 +252,9 @@ class RecordAudit:
             else:
                 self.out.add("tool_calls.orphan_result", m.path, "a tool result with no function_call before it")
             return
+        if m.speaker == "function":  # OpenAI's legacy result answers its function by name, not by id
+            self._function_result(m, pending)
+            return
         tid = m.tool_call_id
         if not isinstance(tid, str) or not tid:
             self.out.add("tool_calls.missing_tool_call_id", f"{m.path}.tool_call_id",
@@ -264,6 +270,20 @@ class RecordAudit:
         if match is None:
             self.out.add("tool_calls.orphan_result", f"{m.path}.tool_call_id", f"a tool result for id "
                          f"{excerpt(tid)!r}, which no call awaiting a result has")
+        else:
+            pending.pop(match)
+
+    def _function_result(self, m: Message, pending: list[tuple[str | None, str]]) -> None:
+        if not isinstance(m.name, str):  # no name is format's finding: it answers the calls in order
+            if pending:
+                pending.pop(0)
+            else:
+                self.out.add("tool_calls.orphan_result", m.path, "a function result with no call before it")
+            return
+        match = next((k for k, (_, path) in enumerate(pending) if self.out.calls.get(path) == m.name), None)
+        if match is None:
+            self.out.add("tool_calls.orphan_result", f"{m.path}.name", f"a function result for "
+                         f"{excerpt(m.name)!r}, which no call awaiting a result made")
         else:
             pending.pop(match)
 
@@ -376,11 +396,11 @@ def audit_batch(layout: str, options: ReadOptions, rules: Rules, batch: RecordBa
         if error is not None:
             continue  # unparsable: format's finding
         walk = _TURN_MARKERS.search(raw) is not None
-        if not walk and _TOOLS_MARKER not in raw:
+        if not walk and not any(marker in raw for marker in _TOOLS_MARKERS):
             continue
         ok, obj = loads_json(raw)  # the record's data(), by the faster parser
         if ok:
-            obj = mapped(obj, options) if options.fields else obj  # a mapped `messages` column
+            obj = mapped(obj, options, layout) if options.fields else obj  # a mapped `messages` column
             tally.note(audit_record(obj, layout, rules, walk), batch.index[i], batch.line[i], batch.source)
     return tally
 

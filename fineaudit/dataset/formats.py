@@ -30,9 +30,11 @@ PROMPT_KEYS = ("prompt", "text", "input", "question", "query", "message", "conte
                "utterance", "request")
 # label columns recognised without a mapping, in order of preference
 LABEL_KEYS = ("label", "labels", "category", "class", "intent", "target")
-# the key each mapped role is read from (TRL's names)
+# the key each mapped role is read from (TRL's names) ...
 _ROLE_KEY = {"prompt": "prompt", "response": "completion", "text": "text", "label": "label",
              "chosen": "chosen", "rejected": "rejected", "messages": "messages"}
+# ... except in layouts that name their prompt and response otherwise (Alpaca's)
+_LAYOUT_ROLE_KEY = {"instruction": {**_ROLE_KEY, "prompt": "instruction", "response": "output"}}
 # what a text part of a record is to the model
 PART_ROLES = ("system", "prompt", "response", "chosen", "rejected", "tool_call", "tool_result",
               "tools", "label", "text")
@@ -43,11 +45,15 @@ def prompts_layout(field: str | None) -> str:
 
 
 KNOWN_ROLES = ("system", "user", "assistant", "tool")
+# OpenAI role names read as one of KNOWN_ROLES: `developer` is its current name for the system
+# role; `function` is the legacy tool result (answers a `function_call` by `name`, not by id)
+ROLE_ALIASES = {"developer": "system", "function": "tool"}
+WRITTEN_ROLES = (*KNOWN_ROLES, *ROLE_ALIASES)
 # ShareGPT speaker names (the `from` of `conversations`) and what they mean
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "chatgpt": "assistant", "bing": "assistant", "bard": "assistant",
                   "system": "system", "tool": "tool", "function": "tool", "observation": "tool",
-                  "function_call": "assistant"}
+                  "function_call": "assistant", "developer": "system"}
 
 
 class UnknownLayout(FineauditError):
@@ -64,13 +70,18 @@ def as_options(options: ReadOptions | str | None) -> ReadOptions:
     return ReadOptions.of(label_field=options or None)
 
 
-def mapped(obj: Any, options: ReadOptions) -> Any:
-    """The record with mapped columns under their role's key, and a recognised label column
-    under `label`; the original stays untouched (findings quote the user's record)."""
+def _role_keys(layout: str | None) -> dict[str, str]:
+    return _LAYOUT_ROLE_KEY.get(layout or "", _ROLE_KEY)
+
+
+def mapped(obj: Any, options: ReadOptions, layout: str | None = None) -> Any:
+    """The record with mapped columns under their role's key in `layout` (TRL's names when
+    None), and a recognised label column under `label`; the original stays untouched
+    (findings quote the user's record)."""
     if not isinstance(obj, dict):
         return obj
-    renames = {column: _ROLE_KEY[role] for role, column in options.fields
-               if column in obj and column != _ROLE_KEY[role]}
+    keys = _role_keys(layout)
+    renames = {column: keys[role] for role, column in options.fields if column in obj and column != keys[role]}
     if "label" not in obj and "label" not in dict(options.fields):
         column = next((k for k in LABEL_KEYS[1:] if k in obj), None)
         if column is not None:
@@ -83,10 +94,11 @@ def mapped(obj: Any, options: ReadOptions) -> Any:
     return out
 
 
-def column_of(key: str, obj: Any, options: ReadOptions) -> str:
-    """The user's column behind a role key (for field paths in findings)."""
+def column_of(key: str, obj: Any, options: ReadOptions, layout: str | None = None) -> str:
+    """The user's column behind a role key of `layout` (for field paths in findings)."""
+    keys = _role_keys(layout)
     for role, column in options.fields:
-        if _ROLE_KEY[role] == key:
+        if keys[role] == key:
             return column
     if key == "label" and isinstance(obj, dict) and "label" not in obj:
         return next((k for k in LABEL_KEYS[1:] if k in obj), key)
@@ -114,6 +126,9 @@ _SIGNATURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+_SIGNATURE_ORDER = {layout: i for i, (layout, _, _) in reversed(list(enumerate(_SIGNATURES)))}
+
+
 def variant_of(obj: Any) -> tuple[str, str] | None:
     """(layout, variant) of one mapped record; None when no signature fits."""
     if not isinstance(obj, dict):
@@ -131,6 +146,21 @@ def layout_of(obj: Any) -> str | None:
     return found[0] if found else None
 
 
+def mapped_layout(obj: Any, options: ReadOptions) -> str | None:
+    """The layout of one record as the field map reads it: the roles land on each layout's own
+    keys (`--field response=answer` is Alpaca's `output`, prompt-completion's `completion`), so
+    the first layout, in signature order, that the record fits under its own keys."""
+    found = layout_of(mapped(obj, options))
+    if not options.fields:
+        return found
+    for layout in _LAYOUT_ROLE_KEY:
+        if found is not None and _SIGNATURE_ORDER[found] < _SIGNATURE_ORDER[layout]:
+            break
+        if layout_of(mapped(obj, options, layout)) == layout:
+            return layout
+    return found
+
+
 def detect_layout(objects: Iterable[Any], where: str = "data", first_error: str | None = None,
                   options: ReadOptions | None = None) -> str:
     """The layout of the majority of these records; UnknownLayout when there is none.
@@ -146,7 +176,7 @@ def detect_layout(objects: Iterable[Any], where: str = "data", first_error: str 
             continue
         seen += 1
         keys_seen.update(obj.keys())
-        layout = layout_of(mapped(obj, options))
+        layout = mapped_layout(obj, options)
         if layout:
             votes[layout] += 1
     ranked = votes.most_common(2)
@@ -188,8 +218,10 @@ class Message:
     path: str  # where it sits in the record, e.g. "messages[2]" or "conversations[1]"
     tool_calls: Any = None  # an assistant's function calls (OpenAI `tool_calls` / `function_call`)
     tool_call_id: Any = None  # a tool result's answer to one call
-    speaker: str | None = None  # the role or `from` as written (`function_call`, `observation`)
+    speaker: str | None = None  # the role or `from` as written (`function_call`, `observation`, `developer`)
     content_key: str = "content"  # where the content sits inside the turn ('' = the turn is the text)
+    name: Any = None  # the function a legacy `function` turn answers (it has no tool_call_id)
+    weight: Any = None  # OpenAI's per-turn weight: 0 leaves an assistant turn out of training
 
     @property
     def text(self) -> str:
@@ -217,8 +249,10 @@ def _openai_turn(m: Any, path: str) -> Message:
     if not isinstance(m, dict):
         return Message(None, m, path)
     role = m.get("role")
-    return Message(role, m.get("content"), path, m.get("tool_calls") or m.get("function_call"),
-                   m.get("tool_call_id"), role if isinstance(role, str) else None)
+    written = role if isinstance(role, str) else None
+    return Message(role if written is None else ROLE_ALIASES.get(written, written), m.get("content"), path,
+                   m.get("tool_calls") or m.get("function_call"), m.get("tool_call_id"), written,
+                   name=m.get("name"), weight=m.get("weight"))
 
 
 def _sharegpt_turn(m: Any, path: str) -> Message:
@@ -259,13 +293,21 @@ def chat_messages(obj: dict[str, Any]) -> list[Message]:
     return out + message_list(turns, "conversations")
 
 
+# declarations that list function objects bare ({name, parameters}), without OpenAI's
+# {"type": "function", "function": {...}} wrapper: OpenAI's legacy `functions`
+BARE_TOOL_PATHS = frozenset({"functions"})
+
+
 def declared_tools(obj: Any) -> tuple[Any, str] | None:
     """(the `tools` declaration as written, its path): OpenAI's list, ShareGPT's JSON string,
-    or OpenAI DPO's `input.tools`; None when the record declares none."""
+    OpenAI DPO's `input.tools`, or OpenAI's legacy `functions` (see BARE_TOOL_PATHS); None
+    when the record declares none."""
     if not isinstance(obj, dict):
         return None
     if "tools" in obj:
         return obj["tools"], "tools"
+    if "functions" in obj:
+        return obj["functions"], "functions"
     inner = obj.get("input")
     if isinstance(inner, dict) and "tools" in inner:
         return inner["tools"], "input.tools"
@@ -414,7 +456,8 @@ class Part:
     path: str
 
 
-_TURN_ROLE = {"system": "system", "user": "prompt", "assistant": "response", "tool": "tool_result"}
+_TURN_ROLE = {"system": "system", "user": "prompt", "assistant": "response", "tool": "tool_result",
+              "developer": "system", "function": "tool_result"}  # the plain path reads roles as written
 
 
 def _message_parts(msgs: Iterable[Message], answer_role: str | None = None) -> Iterator[Part]:
@@ -430,12 +473,13 @@ def _message_parts(msgs: Iterable[Message], answer_role: str | None = None) -> I
             yield Part("tool_call", json.dumps(m.tool_calls, ensure_ascii=False), f"{m.path}.tool_calls")
 
 
-def _text_part(obj: dict[str, Any], key: str, role: str, options: ReadOptions, source: Any) -> Iterator[Part]:
+def _text_part(obj: dict[str, Any], key: str, role: str, options: ReadOptions, source: Any,
+               layout: str) -> Iterator[Part]:
     value = obj.get(key)
     if isinstance(value, str):
-        yield Part(role, value, column_of(key, source, options))
+        yield Part(role, value, column_of(key, source, options, layout))
     elif isinstance(value, list):
-        yield from _message_parts(message_list(value, column_of(key, source, options)),
+        yield from _message_parts(message_list(value, column_of(key, source, options, layout)),
                                   "response" if role == "response" else None)
 
 
@@ -462,14 +506,14 @@ def fields(obj: Any, layout: str, options: ReadOptions | None = None) -> list[Pa
     if layout == "chat" and not (options and options.fields) and (plain := _plain_chat_parts(obj)) is not None:
         return plain
     options = options or ReadOptions()
-    source, obj = obj, mapped(obj, options)
+    source, obj = obj, mapped(obj, options, layout)
     if not isinstance(obj, dict):
         return [Part("text", as_text(obj), "(record)")] if obj is not None else []
     return list(_fields(obj, layout, options, source))
 
 
 # keys that make a chat record more than its messages: a label, tools, DPO-style `input`
-_NOT_PLAIN_CHAT = frozenset((*LABEL_KEYS, "tools", "input"))
+_NOT_PLAIN_CHAT = frozenset((*LABEL_KEYS, "tools", "functions", "input"))
 
 
 def _plain_chat_parts(obj: Any) -> list[Part] | None:
@@ -501,18 +545,18 @@ def _fields(obj: dict[str, Any], layout: str, options: ReadOptions, source: Any)
         yield from _message_parts(pair.chosen, "chosen")
         yield from _message_parts(pair.rejected, "rejected")
     elif layout == "instruction":
-        yield from _text_part(obj, "system", "system", options, source)
+        yield from _text_part(obj, "system", "system", options, source, layout)
         yield from _history_parts(obj.get("history"))
         for key in ("instruction", "input"):
-            yield from _text_part(obj, key, "prompt", options, source)
-        yield from _text_part(obj, "output" if "output" in obj else "response", "response", options, source)
+            yield from _text_part(obj, key, "prompt", options, source, layout)
+        yield from _text_part(obj, "output" if "output" in obj else "response", "response", options, source, layout)
     elif layout in ("completion", "kto"):
-        yield from _text_part(obj, "prompt", "prompt", options, source)
-        yield from _text_part(obj, "completion", "response", options, source)
+        yield from _text_part(obj, "prompt", "prompt", options, source, layout)
+        yield from _text_part(obj, "completion", "response", options, source, layout)
     elif layout == "classification":
-        yield from _text_part(obj, "text", "prompt", options, source)
+        yield from _text_part(obj, "text", "prompt", options, source, layout)
     elif layout == "text":
-        yield from _text_part(obj, "text", "text", options, source)
+        yield from _text_part(obj, "text", "text", options, source, layout)
     label = obj.get("label")
     if label is not None:
         yield Part("label", label if isinstance(label, str) else json.dumps(label), column_of("label", source, options))
@@ -574,7 +618,7 @@ def view_of(obj: Any, layout: str, options: ReadOptions | str | None = None) -> 
         return View("", "", as_text(obj), None, None, 0)
     if layout.startswith(PROMPTS):
         return _prompt_view(obj, layout, options)
-    obj = mapped(obj, options)
+    obj = mapped(obj, options, layout)
     # KTO's boolean is desirability, read by the preference check, not a class to balance
     label = None if layout == "kto" and options.label is None else _label(obj.get("label"))
     if layout == "chat":
@@ -677,7 +721,8 @@ def build_batch(items: Sequence[RawItem], first_index: int, layout: str, source:
     return RecordBatch(source=source, **cols)
 
 
-__all__ = ["FORMAT_CHOICES", "LAYOUTS", "LABEL_KEYS", "FIELD_ROLES", "PART_ROLES", "Message", "Pair", "Part",
+__all__ = ["BARE_TOOL_PATHS", "FORMAT_CHOICES", "LAYOUTS", "LABEL_KEYS", "FIELD_ROLES", "PART_ROLES", "ROLE_ALIASES",
+           "Message", "Pair", "Part",
            "RawItem", "ReadOptions", "UnknownLayout", "View", "as_text", "build_batch", "chat_messages",
            "conversations", "declared_tools", "detect_layout", "fields", "layout_of", "mapped",
            "message_list", "parallel_tool_calls", "preference_pair", "preference_scores", "variant_of", "view_of"]

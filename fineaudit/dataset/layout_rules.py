@@ -20,8 +20,9 @@ from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
-from fineaudit.dataset.formats import (KNOWN_ROLES, LAYOUTS, Message, ReadOptions, as_text, chat_messages, column_of,
-                               conversations, fields, mapped, message_list, preference_pair, schema, variant_of)
+from fineaudit.dataset.formats import (KNOWN_ROLES, LAYOUTS, WRITTEN_ROLES, Message, ReadOptions, as_text, chat_messages,
+                                       column_of, conversations, fields, mapped, message_list, preference_pair, schema,
+                                       variant_of)
 
 Problem = tuple[str, str, str]  # (code, field, message)
 
@@ -100,7 +101,7 @@ def _schema_problems(error: ValidationError, messages: Sequence[Message] | None)
         yield "format.missing_field", "output", "missing the response: give 'output' (or 'response'), not both"
     elif kind == "enum" and error.absolute_path and error.absolute_path[-1] == "role":
         yield ("format.unknown_role", where, f"unknown role {error.instance!r}; "
-               f"expected one of {', '.join(KNOWN_ROLES)}")
+               f"expected one of {', '.join(WRITTEN_ROLES)}")
     elif kind in ("minLength", "minItems"):
         yield "format.empty_field", where, f"{where} is empty"
     elif kind == "type":
@@ -116,8 +117,9 @@ def _types(expected: Any) -> str:
     return " or ".join(names.get(v, str(v)) for v in values)
 
 
-# codes for rules that the major trainers split on: the record trains, so they warn
-WARN_CODES = frozenset({"format.no_user_turn", "format.last_turn_not_assistant"})
+# codes for rules that the major trainers split on, or records that load but teach nothing:
+# the record is valid, so they warn
+WARN_CODES = frozenset({"format.no_user_turn", "format.last_turn_not_assistant", "format.nothing_trained"})
 
 
 def is_valid(problems: Sequence[Problem]) -> bool:
@@ -158,6 +160,11 @@ def _chat_rules(messages: Sequence[Message], answer_from: int | None = None) -> 
     elif roles and roles[-1] != "assistant":
         yield ("format.last_turn_not_assistant", "messages",
                f"the last turn is {roles[-1]!r}, not the assistant's: nothing after the last answer is learned")
+    answers = [m for m in messages if m.role == "assistant"]
+    # OpenAI trains an assistant turn unless its weight is 0; a turn without a weight trains
+    if answers and all(m.weight == 0 and not isinstance(m.weight, bool) for m in answers):
+        yield ("format.nothing_trained", "messages",
+               "every assistant turn has weight 0: the record loads but the model learns nothing from it")
 
 
 def _answer_rules(messages: Sequence[Message], answer_from: int) -> Iterator[Problem]:
@@ -249,6 +256,8 @@ def _conversation_problems(messages: Sequence[Message], answer_from: int | None,
 
 
 _PLAIN_TURN_KEYS = frozenset({"role", "content"})
+# roles a turn of only role and content may have (a legacy `function` result must also name its function)
+_PLAIN_ROLES = frozenset((*KNOWN_ROLES, "developer"))
 
 
 def _plain_turns(turns: Any) -> bool:
@@ -256,7 +265,7 @@ def _plain_turns(turns: Any) -> bool:
     no other key. Most records are such; the compiled schema costs ~10 µs each at load."""
     return type(turns) is list and bool(turns) and all(
         type(t) is dict and t.keys() == _PLAIN_TURN_KEYS and type(t["content"]) is str
-        and type(t["role"]) is str and t["role"] in KNOWN_ROLES for t in turns)
+        and type(t["role"]) is str and t["role"] in _PLAIN_ROLES for t in turns)
 
 
 def _closest_variant(obj: dict[str, Any], layout: str) -> str | None:
@@ -346,18 +355,19 @@ def record_problems(obj: Any, layout: str, options: ReadOptions | str | None = N
     `options` carries the field map and the output schema's JSON text (a str: the schema)."""
     if isinstance(options, str) or options is None:
         options = ReadOptions(output_schema=options or "")
-    view = mapped(obj, options)
-    problems = list(_problems(view, layout)) if layout in LAYOUTS and isinstance(view, dict) else []
+    view = mapped(obj, options, layout)
+    # a schema gives one error per missing key, and each names every missing key: a problem once
+    problems = list(dict.fromkeys(_problems(view, layout))) if layout in LAYOUTS and isinstance(view, dict) else []
     if layout in LAYOUTS and not isinstance(view, dict):
         problems = [("format.wrong_type", "(record)", f"a record should be a JSON object, not {type(obj).__name__}")]
     if options.output_schema:
         problems += _output_problems(obj, layout, options)
     if view is not obj:
-        problems = [(code, _user_path(where, obj, options), message) for code, where, message in problems]
+        problems = [(code, _user_path(where, obj, options, layout), message) for code, where, message in problems]
     return problems
 
 
-def _user_path(where: str, obj: Any, options: ReadOptions) -> str:
+def _user_path(where: str, obj: Any, options: ReadOptions, layout: str) -> str:
     head, sep, rest = where.partition(".")
     key, bracket, index = head.partition("[")
-    return column_of(key, obj, options) + bracket + index + sep + rest
+    return column_of(key, obj, options, layout) + bracket + index + sep + rest

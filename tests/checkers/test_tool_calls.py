@@ -154,6 +154,46 @@ def test_settings(rules: Rules, record: dict[str, Any], expected: set[tuple[str,
     assert problems(record, rules=rules) == expected
 
 
+def fcalls(name: str = "get_weather", args: Any = '{"city": "Paris"}') -> dict[str, Any]:
+    return {"role": "assistant", "function_call": {"name": name, "arguments": args}}
+
+
+def fresult(name: Any = "get_weather", content: str = '{"temp": 21}') -> dict[str, Any]:
+    turn = {"role": "function", "content": content}
+    return turn if name is None else {**turn, "name": name}
+
+
+def legacy(*turns: dict[str, Any], functions: Any = (WEATHER["function"],)) -> dict[str, Any]:
+    """OpenAI's legacy function calling (its fine-tuning guide still shows it): bare `functions`."""
+    return {"messages": [{"role": "user", "content": "Weather in Paris?"}, *turns], "functions": list(functions)}
+
+
+FCALL = "messages[1].function_call"
+
+
+@pytest.mark.parametrize("record, expected", [
+    (legacy(fcalls(), fresult(), says()), set()),
+    (legacy(fcalls()), set()),
+    (legacy(fcalls(), fresult(None), says()), set()),  # no name: format's finding; it answers the call in order
+    (legacy(fcalls(name="get_forecast"), fresult("get_forecast"), says()), {("undeclared_tool", f"{FCALL}.name")}),
+    (legacy(fcalls(args='{"city": 7}'), fresult(), says()), {("arguments_schema", f"{FCALL}.arguments.city")}),
+    (legacy(fcalls(), says()), {("unanswered_call", FCALL)}),
+    (legacy(fcalls(), fresult("get_time"), says()), {("orphan_result", "messages[2].name"), ("unanswered_call", FCALL)}),
+    (legacy(fresult(), says()), {("orphan_result", "messages[1].name")}),
+    (legacy(fcalls(), fresult(), says(), functions=[{"name": "get_weather", "parameters": {"type": "objekt"}}]),
+     {("tool_schema_invalid", "functions[0].parameters")}),
+])
+def test_legacy_function_calling(record: dict[str, Any], expected: set[tuple[str, str]]) -> None:
+    assert problems(record) == expected
+
+
+def test_legacy_functions_are_counted_as_declared() -> None:
+    result = tool_calls_of([legacy(fcalls(), fresult(), says()) for _ in range(3)] + [legacy(says("Which city?"))])
+    m = result.metrics
+    assert result.status is Status.PASS, result.findings
+    assert (m["tools_declared"], m["records_with_tools"], m["calls"], m["invalid_calls"]) == (1, 4, 3, 0)
+
+
 def test_openai_dpo_tools_are_read_from_input() -> None:
     record = {"input": {"messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": [WEATHER]},
               "preferred_output": [asks(call(args='{"city": 7}'))], "non_preferred_output": [says("No idea.")]}
