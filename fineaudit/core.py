@@ -235,9 +235,10 @@ class Engine(Protocol):
              fmt_name: str | None = None) -> Records:
         """Parse a loader's source once (views and validity) and hold it for the passes."""
 
-    # how many checks may run at once: more than one where passes run in other processes, so
-    # that one check's work in this process overlaps the others' passes
-    checks_at_once: int
+    @property
+    def checks_at_once(self) -> int:
+        """How many checks may run at once: more than one where passes run in other processes,
+        so that one check's work in this process overlaps the others' passes."""
 
     def close(self) -> None: ...
 

@@ -16,6 +16,7 @@ import logging
 import operator
 import os
 import shutil
+import time
 import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,7 @@ from fineaudit.engines import require_picklable
 from fineaudit.dataset.formats import ReadOptions
 from fineaudit.dataset.loaders import MAX_RECORD_BYTES, Source
 from fineaudit.engines.progress import track_step
+from fineaudit.engines.work_meter import charge_worker_seconds
 
 T = TypeVar("T")
 ROW_BATCHES_PER_PART = 8  # in-memory records travel to the workers this many batches at a time
@@ -86,20 +88,25 @@ def _part_batches(part: Part, rows: list[pa.RecordBatch] | None, spec: BatchSpec
 
 
 def _map_part(part: Part, rows: list[pa.RecordBatch] | None, spec: BatchSpec, folder: str,
-              fn: Callable[[RecordBatch], T]) -> list[T]:
-    return [fn(batch) for batch in _part_batches(part, rows, spec, folder)]
+              fn: Callable[[RecordBatch], T]) -> tuple[list[T], float]:
+    """fn of each of the part's batches, and the seconds they took (charged to the asking check)."""
+    started = time.perf_counter()
+    return [fn(batch) for batch in _part_batches(part, rows, spec, folder)], time.perf_counter() - started
 
 
 def _shuffle_part(part: Part, rows: list[pa.RecordBatch] | None, spec: BatchSpec, folder: str,
-                  fn: Callable[[RecordBatch], tuple[Any, Any]], buckets: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The part's (key, index) pairs, split into `buckets` shuffle partitions by key."""
+                  fn: Callable[[RecordBatch], tuple[Any, Any]], buckets: int) -> list[Any]:
+    """The part's (key, index) pairs, split into `buckets` shuffle partitions by key, then the
+    seconds it took: `buckets + 1` items, each fetched by its own getitem task."""
+    started = time.perf_counter()
     out = [fn(batch) for batch in _part_batches(part, rows, spec, folder)]
     keys = np.concatenate([np.asarray(k, dtype=np.uint64) for k, _ in out] or [np.zeros(0, np.uint64)])
     idx = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in out] or [np.zeros(0, np.int64)])
     bucket = key_buckets(keys, buckets)
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(buckets + 1))
-    return [(keys[order[a:b]], idx[order[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])]
+    pieces: list[Any] = [(keys[order[a:b]], idx[order[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [*pieces, time.perf_counter() - started]
 
 
 def _group_bucket(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list[list[int]]]:
@@ -132,9 +139,6 @@ class DaskEngine:
     LocalCluster it starts (and stops) itself."""
 
     name = "dask"
-    # one check at a time: the cluster already overlaps a pass's tasks, and this engine's
-    # bookkeeping (scattered parts, shuffles) is not shared between threads
-    checks_at_once = 1
 
     def __init__(self, batch_size: int = 5000, progress: ProgressSink | None = None,
                  scheduler: str | None = None, client: Client | None = None,
@@ -163,6 +167,15 @@ class DaskEngine:
     @property
     def workers(self) -> int:
         return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    @property
+    def checks_at_once(self) -> int:
+        """One more check than workers, as on the local engine: a check's work on the client
+        (grouping, clustering) and its last tasks leave workers idle, which another check's
+        tasks fill. Checks only submit and gather (the Client is thread-safe); loading, the one
+        step that changes this engine's state, is over before they start."""
+        workers = self.workers
+        return workers + 1 if workers > 1 else 1
 
     def load(self, source: Source, layout: str, role: str, options: ReadOptions | str | None,
              fmt_name: str | None = None) -> DaskRecords:
@@ -250,7 +263,9 @@ class DaskRecords:
         try:
             with track_step(self.engine.progress, desc, len(self)) as task:
                 for part, future in zip(self.parts, futures):
-                    results.extend(future.result())
+                    out, seconds = future.result()
+                    charge_worker_seconds(seconds)
+                    results.extend(out)
                     if task is not None:
                         task.advance(part.records)
         finally:
@@ -265,8 +280,10 @@ class DaskRecords:
         mapped = [self._submit(_shuffle_part, n, fn, buckets) for n in range(len(self.parts))]
         pieces = [[client.submit(operator.getitem, m, j, pure=False) for m in mapped] for j in range(buckets)]
         reduced = [client.submit(_group_bucket, bucket, pure=False) for bucket in pieces]
+        timings = [client.submit(operator.getitem, m, buckets, pure=False) for m in mapped]
         with track_step(self.engine.progress, desc, len(self)):
             parts = client.gather(reduced)
+        charge_worker_seconds(sum(client.gather(timings)))
         return merge_keyed_groups(parts)
 
     def take(self, indices: Sequence[int]) -> list[Record]:

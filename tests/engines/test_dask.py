@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ from fineaudit.engines.dask import DaskEngine
 from fineaudit.engines.local import LocalEngine
 from fineaudit.dataset.formats import PROMPTS
 from fineaudit.dataset.loaders import open_source
+from fineaudit.engines.work_meter import metered
 from fineaudit.registry import load_checkers
 from tests.conftest import chat, write_jsonl
 from tests.engines.conftest import all_rows
+from tests.engines.test_work_meter import busy_batch
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +124,45 @@ def two_keys(batch: RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     prompts = [int(p[1:]) for p in batch.prompt]
     responses = [1000 + int(r[1:]) for r in batch.response]
     return np.array(prompts + responses, np.uint64), np.array(batch.index * 2, np.int64)
+
+
+def test_checks_run_at_once_beside_a_cluster_of_several_workers(tmp_path: Path, dask_client: Any) -> None:
+    with DaskEngine(client=dask_client) as two:
+        assert two.checks_at_once == 3  # one more than the workers, as on the local engine
+    with DaskEngine(workers=1) as one:
+        assert one.checks_at_once == 1
+
+
+def test_passes_from_several_threads_at_once_give_their_own_answers(tmp_path: Path, dask_client: Any) -> None:
+    """What checks at once do: each thread's passes and shuffles come back whole and its own."""
+    path = write_jsonl(tmp_path / "d.jsonl", [chat(f"q{i % 11}", f"a{i % 3}") for i in range(300)])
+    with DaskEngine(batch_size=7, client=dask_client, block_bytes=900) as engine:
+        data = engine.load(open_source(str(path)), "chat", "train", None)
+        passes = {"rows": lambda: all_rows(data), "groups": lambda: data.group_by_key(two_keys),
+                  "sizes": lambda: data.map_batches(len), "take": lambda: data.take([299, 0, 150])}
+        one_by_one = {name: run() for name, run in passes.items()}
+        with ThreadPoolExecutor(len(passes)) as pool:
+            at_once = [(name, pool.submit(run)) for name, run in [*passes.items()] * 3]
+            assert [(name, f.result()) for name, f in at_once] == [(n, one_by_one[n]) for n, _ in at_once]
+
+
+def test_passes_charge_their_worker_seconds_to_the_asking_check(tmp_path: Path, dask_client: Any) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [chat(f"q{i}", f"a{i}") for i in range(60)])
+    with DaskEngine(batch_size=10, client=dask_client, block_bytes=900) as engine:
+        data = engine.load(open_source(str(path)), "chat", "train", None)
+        with metered() as mapped:
+            sizes = data.map_batches(busy_batch)
+        with metered() as grouped:
+            data.group_by_key(busy_keys)
+    assert sum(sizes) == 60 and len(sizes) >= 6
+    assert mapped.worker_seconds >= len(sizes) * 0.04
+    assert grouped.worker_seconds >= len(sizes) * 0.04
+
+
+def busy_keys(batch: RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Module level (it runs on the workers): about 0.05 s of CPU, then one key per record."""
+    busy_batch(batch)
+    return np.zeros(len(batch), np.uint64), np.asarray(batch.index, np.int64)
 
 
 def test_in_memory_rows_are_scattered(dask_client: Any) -> None:
