@@ -417,8 +417,11 @@ def preference_pair(obj: dict[str, Any], variant: str | None = None) -> Pair:
                     [Message("assistant", r, "rejected", content_key="")], diverged)
     if variant == "implicit":
         c_msgs, r_msgs = message_list(chosen, "chosen"), message_list(rejected, "rejected")
-        n = _common_prefix(c_msgs, r_msgs)
-        diverged = n < min(_last_assistant(c_msgs), _last_assistant(r_msgs))
+        last = min(_last_assistant(c_msgs), _last_assistant(r_msgs))
+        # the prompt ends before the last answer even when the sides agree on it: identical
+        # sides are an identical pair, not two empty answers
+        n = min(_common_prefix(c_msgs, r_msgs), last)
+        diverged = n < last
         return Pair(c_msgs[:n], c_msgs[n:], r_msgs[n:], diverged)
     prompt_value = obj.get("prompt")
     prompt = message_list(prompt_value, "prompt") if isinstance(prompt_value, list) \

@@ -68,6 +68,10 @@ BAD: list[tuple[str, dict[str, Any], Status]] = [
                   "score_chosen": 3, "score_rejected": 8}, Status.WARN),
     ("tie", {"prompt": "Rate me", "chosen": "A fine answer here.", "rejected": "A poor one, really.",
              "chosen_rating": 5, "rejected_rating": 5.0}, Status.WARN),
+    # message lists that agree to the end: the last answers are the pair, identical (not two empty sides)
+    ("identical_pair", {"chosen": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+                        "rejected": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+     Status.FAIL),
     ("implicit_prompt", {"chosen": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
                          "rejected": [{"role": "user", "content": "Hey"}, {"role": "assistant", "content": "Go away."}]},
      Status.WARN),
