@@ -3,7 +3,8 @@
 Records generated from one template differ only in their slots (numbers, names, quoted
 strings, URLs, e-mails, code), so they are not duplicates, yet a model learns the template a
 thousand times. `skeleton(text)` replaces each slot with a placeholder (`<num>`, `<name>`,
-`<str>`, `<url>`, `<email>`, `<code>`), lower-cases the rest and collapses whitespace, so
+`<str>`, `<url>`, `<email>`, `<code>`, and `<secret>` for keys and tokens, which reports must
+never show), lower-cases the rest and collapses whitespace, so
 that texts of one template share one skeleton. `diversity` groups records by skeleton;
 `eval_split` compares train and eval skeletons (template leakage).
 
@@ -19,7 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-PLACEHOLDERS = ("<num>", "<name>", "<str>", "<url>", "<email>", "<code>")
+from fineaudit.text.content_patterns import find_secrets
+
+PLACEHOLDERS = ("<num>", "<name>", "<str>", "<url>", "<email>", "<code>", "<secret>")
 
 # Order matters: code first (it may hold anything), then URLs and e-mails (they hold dots and
 # digits), quoted strings, and last names and numbers.
@@ -44,7 +47,7 @@ _PUNCTUATION_TO_SPACE = str.maketrans(_EDGE_PUNCTUATION, " " * len(_EDGE_PUNCTUA
 # A capitalized word (Latin script); the apostrophe keeps "Lana's" one token.
 _CAPITALIZED = re.compile(r"(?<![\w<])[A-Z][a-z]+(?:'s)?(?![\w>])")
 _SENTENCE_ENDS = frozenset('.!?:;"“(\n')
-_PLACEHOLDER_RUN = re.compile(r"(<(?:num|name|str|url|email|code)>)(?:[\s,]*\1)+")
+_PLACEHOLDER_RUN = re.compile(r"(<(?:num|name|str|url|email|code|secret)>)(?:[\s,]*\1)+")
 _HAS_QUOTE = re.compile("[\"'“‘«「『]")
 _HAS_DIGIT = re.compile(r"\d")
 
@@ -77,6 +80,10 @@ def _mask_names(text: str) -> str:
 
 def skeleton(text: str) -> str:
     """`text` with its slots masked, lower-cased, whitespace collapsed (see the module doc)."""
+    # secrets first, whole: a skeleton is shown in reports, and once lower-cased and cut by
+    # <num> a key no longer matches the masker that every report runs on its text
+    for secret in sorted({found for _, found in find_secrets(text, text.lower())}, key=len, reverse=True):
+        text = text.replace(secret, " <secret> ")
     # each pattern runs only where its anchor occurs: most texts hold no code, URL or e-mail
     if "`" in text or "~~~" in text:
         text = _sub(_INLINE_CODE, "<code>", _sub(_CODE_BLOCK, "<code>", text))

@@ -43,6 +43,34 @@ def test_skeleton_masks_each_slot() -> None:
     assert s == "email <name> at <email> about <str> , see <url> , run <code> <num> times."
 
 
+def fake_key(kind: str, i: int) -> str:
+    """A key of the shape the content check knows (made up: random letters and digits)."""
+    rng = np.random.default_rng(i)
+    chars = list("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+    body = "".join(rng.choice(chars, size=48))
+    return {"openai": f"sk-proj-{body}", "github": f"ghp_{body[:36]}", "aws": "AKIA" + body[:16].upper()}[kind]
+
+
+@pytest.mark.parametrize("kind", ["openai", "github", "aws"])
+def test_a_secret_is_one_slot_never_shown(kind: str) -> None:
+    a, b = (skeleton(f"My key is {fake_key(kind, i)}, use it for 3 calls.") for i in (1, 2))
+    assert a == b == "my key is <secret> , use it for <num> calls."
+
+
+def test_templated_records_with_keys_list_their_template_without_the_keys(tmp_path: Path) -> None:
+    """The skeleton is shown in the report: lower-cased and cut by <num>, a key there would
+    escape the masker that every report runs on its text."""
+    keys = [fake_key("openai", i) for i in range(12)]
+    records = [chat(VARIED[i], "An answer.") for i in range(12)]
+    records += [chat(f"Call the API with key {key} and list {i + 2} models.", "Done.") for i, key in enumerate(keys)]
+    result = diversity_of(write_jsonl(tmp_path / "d.jsonl", records))
+    template = [f for f in result.findings if f.code == "diversity.template"]
+    assert [f.records for f in template] == [tuple(range(12, 24))]
+    assert "<secret>" in template[0].message
+    shown = json.dumps(result.to_dict()).lower()
+    assert not any(key.lower()[8:20] in shown for key in keys)
+
+
 def diversity_of(data: Any, **kwargs: Any) -> CheckResult:
     return fineaudit.audit(data, only=["diversity"], **kwargs).checks["diversity"]
 
