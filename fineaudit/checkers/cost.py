@@ -133,13 +133,18 @@ def estimate(tokens: np.ndarray, validation: int, p: CostParams) -> Estimate:
     # training FLOPs ~ 6 x parameters x tokens (forward 2, backward 4; Kaplan et al. 2020)
     flops = 6.0 * p.model_parameters * total
     hours = flops / (p.gpu_flops * p.utilization) / 3600.0
-    cost = round(hours * p.gpu_price_per_hour, 2) if p.model_parameters and p.gpu_price_per_hour else None
+    cost = hours * p.gpu_price_per_hour if p.model_parameters and p.gpu_price_per_hour else None
     return Estimate(per_epoch, epochs, total, cost, {"packing": p.packing, "training_flops": flops,
-                                                     "gpu_hours": round(hours, 3) if p.model_parameters else None})
+                                                     "gpu_hours": round(hours, 6) if p.model_parameters else None})
 
 
 def _per_token_cost(total: int, p: CostParams) -> float | None:
-    return round(total / 1e6 * p.price_per_million_tokens, 2) if p.price_per_million_tokens else None
+    return total / 1e6 * p.price_per_million_tokens if p.price_per_million_tokens else None
+
+
+def money(amount: float) -> str:
+    """Cents from one unit up; below it, four significant digits (a 0.0009 run is not 0.00)."""
+    return f"{amount:,.2f}" if abs(amount) >= 1 or amount == 0 else f"{amount:.4g}"
 
 
 class CostChecker(Checker[CostParams]):
@@ -174,7 +179,9 @@ class CostChecker(Checker[CostParams]):
         est = estimate(tokens.per_record, validation, p)
         truncated = tokens.index[tokens.per_record > p.max_tokens_per_example]
         metrics = {"billing_tokens_per_epoch": est.per_epoch, "epochs": est.epochs,
-                   "total_billing_tokens": est.total, "estimated_cost": est.cost, "currency": p.currency,
+                   "total_billing_tokens": est.total, "currency": p.currency,
+                   # rounded for the report only: the budget is compared with the unrounded cost
+                   "estimated_cost": None if est.cost is None else round(est.cost, 6),
                    "preset": p.preset, "tokens_from": tokens.source, "tokenizer": tokens.tokenizer,
                    "records_counted": int(len(tokens.per_record)), "max_tokens_per_example": p.max_tokens_per_example,
                    "truncated_examples": int(len(truncated)), "validation_tokens_per_epoch": validation, **est.extra}
@@ -190,8 +197,8 @@ class CostChecker(Checker[CostParams]):
     def _findings(est: Estimate, truncated: np.ndarray, p: CostParams) -> list[Finding]:
         out = []
         if p.budget and est.cost is not None and est.cost > p.budget:
-            out.append(Finding("cost.over_budget", f"estimated {est.cost:,.2f} {p.currency} is above the "
-                                                   f"budget of {p.budget:,.2f} {p.currency}"))
+            out.append(Finding("cost.over_budget", f"estimated {money(est.cost)} {p.currency} is above the "
+                                                   f"budget of {money(p.budget)} {p.currency}"))
         elif p.budget and est.cost is None:
             out.append(Finding("cost.no_price", "a budget is set but no price: set price_per_million_tokens "
                                                 "(or model_parameters and gpu_price_per_hour for gpu-hours)"))
@@ -206,6 +213,6 @@ class CostChecker(Checker[CostParams]):
         text = (f"{est.per_epoch:,} billing tokens per epoch x {est.epochs} epochs = {est.total:,} tokens "
                 f"({p.preset})")
         if est.cost is not None:
-            return f"{text}: about {est.cost:,.2f} {p.currency}"
+            return f"{text}: about {money(est.cost)} {p.currency}"
         missing = "model_parameters and gpu_price_per_hour" if p.preset == "gpu-hours" else "price_per_million_tokens"
         return f"{text}; set {missing} for a cost"

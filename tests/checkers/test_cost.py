@@ -50,12 +50,13 @@ def test_cost_by_preset(tmp_path: Path, params: dict[str, Any], expected: str) -
     m = cost(tmp_path, RECORDS, **params).metrics
     assert m["total_billing_tokens"] == m["billing_tokens_per_epoch"] * m["epochs"]
     if expected == "per_token":
-        assert m["estimated_cost"] == round(m["total_billing_tokens"] / 1e6 * params["price_per_million_tokens"], 2)
+        assert m["estimated_cost"] == pytest.approx(m["total_billing_tokens"] / 1e6 * params["price_per_million_tokens"])
     elif expected == "padded":
         assert m["billing_tokens_per_epoch"] == 40 * 512
     else:
         hours = 6 * 8e9 * m["total_billing_tokens"] / (989e12 * 0.4) / 3600
-        assert m["gpu_hours"] == round(hours, 3) and m["estimated_cost"] == round(hours * 2.5, 2)
+        assert m["gpu_hours"] == pytest.approx(hours, abs=1e-6)
+        assert m["estimated_cost"] == pytest.approx(hours * 2.5, abs=1e-6)
 
 
 def test_budget_fails_only_when_exceeded(tmp_path: Path) -> None:
@@ -63,6 +64,23 @@ def test_budget_fails_only_when_exceeded(tmp_path: Path) -> None:
     over = cost(tmp_path, RECORDS, price_per_million_tokens=1000.0, budget=0.5)
     assert over.status.value == "fail" and over.findings[0].code == "cost.over_budget"
     assert cost(tmp_path, RECORDS, budget=0.5).findings[0].code == "cost.no_price"
+
+
+@pytest.mark.parametrize("price, budget, status", [
+    (8.0, "just_below", "fail"),   # a cost rounded to cents would have passed a budget a tenth of a cent below it
+    (8.0, "just_above", "pass"),
+])
+def test_the_budget_is_compared_with_the_unrounded_cost(tmp_path: Path, price: float, budget: str, status: str) -> None:
+    exact = cost(tmp_path, RECORDS, price_per_million_tokens=price).metrics["estimated_cost"]
+    assert exact != round(exact, 2)  # sub-cent digits are kept in the report
+    limit = exact - 0.0002 if budget == "just_below" else exact + 0.0002
+    result = cost(tmp_path, RECORDS, price_per_million_tokens=price, budget=limit)
+    assert result.status.value == status
+
+
+def test_a_sub_cent_gpu_run_is_not_zero(tmp_path: Path) -> None:
+    m = cost(tmp_path, RECORDS, preset="gpu-hours", model_parameters=7e9, gpu_price_per_hour=3.0).metrics
+    assert 0 < m["gpu_hours"] < 0.001 and 0 < m["estimated_cost"] < 0.01
 
 
 def test_truncated_examples_are_named(tmp_path: Path) -> None:
