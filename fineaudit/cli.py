@@ -57,6 +57,9 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True,
               help="print only the verdict line per dataset (and its blocking checks when not ready)")
 @click.option("--no-progress", is_flag=True, help="no progress bars")
+@click.option("--skip-non-datasets", is_flag=True,
+              help="skip, saying so, a .json DATA that is one JSON object of no known layout (package.json, "
+                   "a report): the pre-commit hook's file pattern takes every .json")
 @click.option("--no-cache", is_flag=True,
               help=f"audit again even when a cached result matches (cache: ${CACHE_ENV} or ./{CACHE_DIRNAME})")
 @click.option("--split", help="Hub datasets (org/name): audit this split alone (default: train, test as eval)")
@@ -68,7 +71,7 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
                   junit_out: str | None, max_findings: int | None, fail_on: str | None, engine: str,
                   scheduler: str | None, quiet: bool, no_progress: bool, no_cache: bool,
                   field_map: Sequence[str] = (), split: str | None = None, config_name: str | None = None,
-                  revision: str | None = None) -> None:
+                  revision: str | None = None, skip_non_datasets: bool = False) -> None:
     """Audit each DATA (file, quoted glob of shards, or folder); one report per DATA."""
     from fineaudit.audit import audit, resolve_config
     from fineaudit.dataset.hub import is_hub_name
@@ -84,6 +87,10 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
                   [*data, eval_path, production])
     config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt,
                             fields=parse_field_map(field_map))
+    if skip_non_datasets:
+        data = datasets_among(data, config)
+        if not data:  # only configs and reports were given: nothing to judge, nothing to block
+            sys.exit(EXIT_READY)
     if len(data) > 1:
         open_every_input(data)
     to_stdout = "-" in outputs  # then stdout holds only that report: the table goes to stderr
@@ -107,6 +114,19 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     _write_outputs(reports, json_out, html_out, markdown_out, junit_out)
     _annotate(reports, to_stdout)
     sys.exit(EXIT_READY if all(r.passed for r in reports) else EXIT_NOT_READY)
+
+
+def datasets_among(data: Sequence[str], config: Any) -> list[str]:
+    """DATA without the .json files that are no dataset, each named on stderr (--skip-non-datasets)."""
+    from fineaudit.dataset.loaders import is_json_document
+
+    kept = []
+    for path in data:
+        if is_json_document(path, config.read_options()):
+            click.echo(f"fineaudit: {path}: skipped: one JSON object of no known layout, not a dataset", err=True)
+        else:
+            kept.append(path)
+    return kept
 
 
 def open_every_input(data: Sequence[str]) -> None:

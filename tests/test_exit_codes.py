@@ -108,6 +108,18 @@ def test_several_datasets_with_one_bad_path_exit_2_before_any_verdict(run_cli, t
     assert not (tmp_path / "r.json").exists()
 
 
+def test_skip_non_datasets_names_what_it_skips_and_audits_the_rest(run_cli, tmp_path: Path) -> None:
+    good = write_jsonl(tmp_path / "good.jsonl", [chat(f"q{i}", f"a{i}") for i in range(600)])
+    (tmp_path / "package.json").write_text('{"name": "site", "version": "1.0.0"}\n')
+    result = run_cli("audit", tmp_path / "package.json", good, "--only", "size,format", "--skip-non-datasets",
+                     "--json", tmp_path / "r.json")
+    assert result.exit_code == 0 and "package.json: skipped: one JSON object of no known layout" in result.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["dataset"]["records"] == 600
+    alone = run_cli("audit", tmp_path / "package.json", "--skip-non-datasets")
+    assert alone.exit_code == 0 and "skipped" in alone.stderr
+    assert run_cli("audit", tmp_path / "package.json").exit_code == 2  # without the flag: unknown layout
+
+
 def test_markdown_report_to_a_file(run_cli, tmp_path: Path) -> None:
     result = run_cli("audit", SAMPLE / "flawed.jsonl", "--only", "format", "--markdown", tmp_path / "r.md", "-q")
     text = (tmp_path / "r.md").read_text()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fineaudit.core import InputError
-from fineaudit.dataset.loaders import open_source, split_dataset_dict, split_shards
+from fineaudit.dataset.loaders import is_json_document, open_source, split_dataset_dict, split_shards
 
 ROWS = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": "d"}]
 
@@ -230,3 +230,18 @@ def test_a_hub_repository_folder_reads_the_shards_under_data(tmp_path: Path) -> 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train-00000-of-00001.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
     assert [f.name for f in open_source(tmp_path).files] == ["train-00000-of-00001.jsonl"]
+
+
+@pytest.mark.parametrize("content, document", [
+    ('{"name": "site", "version": "1.0.0", "dependencies": {"vite": "^5"}}', True),   # package.json
+    ('{"schema_version": 1, "verdict": "pass", "checks": []}', True),                   # a saved report
+    ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}', False),  # one record
+    ('{"data": [{"prompt": "a", "completion": "b"}]}', False),                          # records wrapped
+    ('[{"name": "x"}]', False),                                                         # an array: a dataset
+    ('{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}', False),  # JSON Lines
+    ('{"broken": ', False),                                                             # the audit says why
+])
+def test_a_json_document_is_told_from_a_dataset(tmp_path: Path, content: str, document: bool) -> None:
+    path = tmp_path / "f.json"
+    path.write_text(content)
+    assert is_json_document(path) is document

@@ -71,3 +71,22 @@ def test_hook_blocks_flawed_file_passes_clean_one(repo: tuple[Path, dict[str, st
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "clean.jsonl" in git(root, "show", "--name-only", "HEAD", env=env).stdout
     assert ".fineaudit_cache" not in git(root, "status", "--porcelain", env=env).stdout
+
+
+@pytest.mark.slow
+def test_hook_skips_json_that_is_no_dataset_and_still_blocks_bad_data(repo: tuple[Path, dict[str, str]]) -> None:
+    """The hook's file pattern takes every .json: a package.json or a saved report beside the
+    data is named and skipped; a dataset in .json, or a broken one, is still audited."""
+    root, env = repo
+    (root / "package.json").write_text('{"name": "site", "version": "1.0.0", "scripts": {"build": "vite"}}\n')
+    (root / "report.json").write_text('{"schema_version": 1, "verdict": "pass", "checks": []}\n')
+    write_jsonl(root / "clean.jsonl", clean_records(20) + [chat("one more", "clean record")])
+    git(root, "add", "package.json", "report.json", "clean.jsonl", env=env)
+    passed = git(root, "commit", "-m", "site and data", env=env)
+    out = passed.stdout + passed.stderr
+    assert passed.returncode == 0, out  # (pre-commit shows a passing hook's output only with --verbose)
+
+    (root / "bad.json").write_text('[{"mesages": [{"role": "user", "content": "hi"}]}]\n')  # a typo'd key
+    git(root, "add", "bad.json", env=env)
+    blocked = git(root, "commit", "-m", "bad data", env=env)
+    assert blocked.returncode != 0 and "bad.json" in blocked.stdout + blocked.stderr

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from fineaudit.core import InputError, Shard
-from fineaudit.dataset.formats import RawItem, ReadOptions, detect_layout
+from fineaudit.dataset.formats import RawItem, ReadOptions, UnknownLayout, detect_layout
 
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
@@ -194,6 +194,26 @@ def compression_of(path: str | os.PathLike[str]) -> str | None:
 
 def is_data_file(path: Path) -> bool:
     return data_suffix(path) in FILE_SUFFIXES and _is_regular(path)
+
+
+def is_json_document(path: str | os.PathLike[str], options: ReadOptions | None = None) -> bool:
+    """A .json file that holds one JSON object which is no record of a known layout and wraps
+    no list of records: a package.json, a tsconfig, a saved report; a config, not a dataset.
+    A .json dataset is an array, JSON Lines, `{"data": [...]}` or one record of a layout."""
+    file = Path(path)
+    if data_suffix(file) != ".json" or compression_of(file) or not _is_regular(file):
+        return False
+    try:
+        value = orjson.loads(file.read_bytes().removeprefix(_BOM))
+    except (OSError, orjson.JSONDecodeError):
+        return False  # unreadable or not one JSON value: the audit says what is wrong
+    if not isinstance(value, dict) or (len(value) == 1 and isinstance(next(iter(value.values())), list)):
+        return False
+    try:
+        detect_layout([value], str(file), options=options)
+    except UnknownLayout:
+        return True
+    return False
 
 
 def _is_regular(path: Path) -> bool:
