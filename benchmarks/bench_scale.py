@@ -4,7 +4,8 @@ For each size it runs the real CLI (`fineaudit audit DATA --skip drift --engine 
 process and samples the RSS of that process and all its descendants (worker processes, Dask
 nannies and workers) every 0.2 s; the peak of that sum is the figure that must stay under the
 memory target. Growth ratios are taken against the smallest size of the same run, so the
-machine's load affects both sides alike.
+machine's load affects both sides alike. A reference loop timed before and after says how
+fast the machine ran Python at the time (a shared host's speed moves by 2x within hours).
 
     python benchmarks/bench_scale.py --sizes 100000,300000,1000000 --engines local,dask
 
@@ -71,6 +72,20 @@ def print_durations(engine: str, n: int, report: Path) -> None:
     print(f"  {'sum of checks':20} {sum(c['duration_s'] for c in checks):>7.2f}")
 
 
+def reference_seconds() -> float:
+    """Seconds of a fixed pure-Python loop (10 million additions), best of 3: how fast this
+    machine runs Python now. A shared host's speed moves by 2x within hours (seen here: 0.6 to
+    1.6 s), so a figure without it cannot be compared with another day's."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100000,300000,1000000")
@@ -84,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     code = "import fineaudit; print(fineaudit.__file__)"
     where = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tempfile.gettempdir())
     print(f"fineaudit from {where.stdout.strip()}")
-    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
+    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}, "
+          f"reference loop: {reference_seconds():.2f} s")
     print(f"{'engine':7} {'records':>9} {'seconds':>8} {'peak MB':>8} {'s/ratio':>8} {'MB/ratio':>8} {'size ratio':>10}")
     engines = args.engines.split(",")
     durations: list[tuple[str, int, Path]] = []
@@ -100,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 durations.append((engine, n, report))
     for engine, n, report in durations:
         print_durations(engine, n, report)
-    print(f"load average after: {os.getloadavg()}")
+    print(f"load average after: {os.getloadavg()}, reference loop: {reference_seconds():.2f} s")
     return 0
 
 
