@@ -30,6 +30,7 @@ PROMPT_KEYS = ("prompt", "text", "input", "question", "query", "message", "conte
                "utterance", "request")
 # label columns recognised without a mapping, in order of preference
 LABEL_KEYS = ("label", "labels", "category", "class", "intent", "target")
+_LABEL_ALIASES = frozenset(LABEL_KEYS[1:])
 # the key each mapped role is read from (TRL's names) ...
 _ROLE_KEY = {"prompt": "prompt", "response": "completion", "text": "text", "label": "label",
              "chosen": "chosen", "rejected": "rejected", "messages": "messages"}
@@ -80,6 +81,8 @@ def mapped(obj: Any, options: ReadOptions, layout: str | None = None) -> Any:
     (findings quote the user's record)."""
     if not isinstance(obj, dict):
         return obj
+    if not options.fields and ("label" in obj or _LABEL_ALIASES.isdisjoint(obj)):
+        return obj  # the commonest record: nothing to rename (two calls a record at load)
     keys = _role_keys(layout)
     renames = {column: keys[role] for role, column in options.fields if column in obj and column != keys[role]}
     if "label" not in obj and "label" not in dict(options.fields):
