@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from fineaudit.core import FineauditError, Report, Status
-from fineaudit.dataset.formats import FORMAT_CHOICES
+from fineaudit.dataset.formats import FORMAT_CHOICES, ReadOptions
 from fineaudit.commands.interrupts import STOP_SIGNALS, Stopped, on_signal, reset
 from fineaudit.commands.output_paths import check_writable, emit, refuse_inputs
 from fineaudit.commands.result_cache import CACHE_DIRNAME, CACHE_ENV, ResultCache
@@ -88,7 +88,7 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     config = resolve_config(config_path, settings, fail_on=fail_on, max_findings=max_findings, format=fmt,
                             fields=parse_field_map(field_map))
     if skip_non_datasets:
-        data = datasets_among(data, config)
+        data = datasets_among(data, config.read_options())
         if not data:  # only configs and reports were given: nothing to judge, nothing to block
             sys.exit(EXIT_READY)
     if len(data) > 1:
@@ -116,13 +116,13 @@ def audit_command(data: Sequence[str], fmt: str | None, production: str | None, 
     sys.exit(EXIT_READY if all(r.passed for r in reports) else EXIT_NOT_READY)
 
 
-def datasets_among(data: Sequence[str], config: Any) -> list[str]:
+def datasets_among(data: Sequence[str], options: ReadOptions) -> list[str]:
     """DATA without the .json files that are no dataset, each named on stderr (--skip-non-datasets)."""
     from fineaudit.dataset.loaders import is_json_document
 
     kept = []
     for path in data:
-        if is_json_document(path, config.read_options()):
+        if is_json_document(path, options):
             click.echo(f"fineaudit: {path}: skipped: one JSON object of no known layout, not a dataset", err=True)
         else:
             kept.append(path)

@@ -207,8 +207,8 @@ def is_json_document(path: str | os.PathLike[str], options: ReadOptions | None =
         value = orjson.loads(file.read_bytes().removeprefix(_BOM))
     except (OSError, orjson.JSONDecodeError):
         return False  # unreadable or not one JSON value: the audit says what is wrong
-    if not isinstance(value, dict) or (len(value) == 1 and isinstance(next(iter(value.values())), list)):
-        return False
+    if not isinstance(value, dict) or records_in(value) != [value]:
+        return False  # an array, or an object wrapping a list of records
     try:
         detect_layout([value], str(file), options=options)
     except UnknownLayout:
@@ -459,10 +459,17 @@ def _read_whole_json(path: Path) -> Iterator[RawItem] | None:
         if blob.lstrip(b" \t\r\n")[:1] == b"[":
             raise InputError(f"invalid JSON array: {exc}", str(path)) from None
         return None  # JSON Lines in a .json file
-    if isinstance(value, dict):
-        lists = [v for v in value.values() if isinstance(v, list)]
-        value = lists[0] if len(lists) == 1 and len(value) == 1 else [value]
-    return (item_from_object(None, obj) for obj in value)
+    return (item_from_object(None, obj) for obj in records_in(value))
+
+
+def records_in(value: Any) -> list[Any]:
+    """The records a whole JSON document holds: an array's items, the one list of an object
+    with a single key (`{"data": [...]}`), else the document itself as one record."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and len(value) == 1 and isinstance(only := next(iter(value.values())), list):
+        return only
+    return [value]
 
 
 class LineCount:

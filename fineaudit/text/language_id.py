@@ -22,12 +22,13 @@ and are faster by two orders of magnitude):
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 UNDETERMINED = "und"
 MIN_LETTERS = 6  # "ok", "Yes!", "42": nothing to judge
@@ -66,8 +67,8 @@ def _model() -> Any:
 def _is_json(text: str) -> bool:
     """A JSON object or array ("[1] Smith et al." and "{name}" are not)."""
     try:
-        return isinstance(json.loads(text), (dict, list))
-    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; "[[[[..." nests past the stack
+        return isinstance(orjson.loads(text), (dict, list))
+    except orjson.JSONDecodeError:  # also "[[[[...", which nests past orjson's depth limit
         return False
 
 
